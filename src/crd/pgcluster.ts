@@ -1,0 +1,117 @@
+/** The pgclusters resource: one PostgreSQL cluster (a primary and its streaming replicas). */
+import { z } from 'zod';
+import {
+  conditions,
+  nodeAffinity,
+  podAntiAffinityType,
+  resources,
+  serviceType,
+  storageSpec,
+  toleration,
+} from './common.ts';
+
+/** PostgreSQL settings; values are strings as in postgresql.conf (e.g. `max_connections: "200"`). */
+export const pgParameters = z.record(
+  z.string().regex(/^[a-z_][a-z0-9_.]*$/, 'must be a PostgreSQL parameter name, e.g. max_connections'),
+  z.string(),
+);
+
+/** Desired state of a pgcluster. */
+export const pgClusterSpec = z.strictObject({
+  image: z.string().min(1).default('localhost/pg-operator/postgres:15').describe('PostgreSQL container image'),
+  postgresVersion: z.int().min(15).max(15).default(15).describe('PostgreSQL major version'),
+  port: z.int().min(1).max(65535).default(5432),
+  replicas: z.int().min(0).default(0).describe('replicas created with the cluster; later ones are pgreplicas'),
+  database: z.string().min(1).max(63).default('userdb').describe('initial database'),
+  user: z.string().min(1).max(63).default('testuser').describe('initial user, owner of the initial database'),
+  passwordType: z.enum(['scram-sha-256', 'md5']).default('scram-sha-256'),
+  storage: z
+    .strictObject({
+      primary: storageSpec.describe('data volume of the primary'),
+      replica: storageSpec.optional().describe('data volume of replicas; the primary storage when unset'),
+      wal: storageSpec.optional().describe('separate WAL volume'),
+      backrest: storageSpec.optional().describe('pgBackRest repository volume'),
+    })
+    .default({ primary: { size: '1Gi', accessMode: 'ReadWriteOnce', type: 'dynamic' } }),
+  resources: resources.optional(),
+  nodeAffinity: nodeAffinity.optional().describe('placement of the primary (v4 --node-name / --node-label)'),
+  podAntiAffinity: podAntiAffinityType.default('preferred').describe('spreading of instances over nodes'),
+  tolerations: z.array(toleration).optional(),
+  disableAutofail: z.boolean().default(false).describe('turn automatic failover off for this cluster'),
+  autofailReplaceReplica: z.boolean().default(false).describe('create a replacement replica after a failover'),
+  failoverDelaySeconds: z.int().min(0).max(3600).optional().describe('how long the primary may be unready before an automatic failover; the operator default when unset'),
+  syncReplication: z.boolean().default(false).describe('synchronous replication: no acknowledged commit is lost on failover'),
+  parameters: pgParameters.optional().describe('PostgreSQL parameters (postgresql.conf)'),
+  policies: z.array(z.string().min(1)).optional().describe('pgpolicies applied once the primary is ready'),
+  backrest: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      repoType: z.enum(['posix', 's3', 'gcs']).default('posix'),
+    })
+    .optional(),
+  serviceType: serviceType.default('ClusterIP'),
+  shutdown: z.boolean().default(false).describe('stop all instances, keeping the data'),
+  standby: z.boolean().default(false).describe('run as a standby of another cluster'),
+  userLabels: z.record(z.string(), z.string()).optional().describe('labels put on every object of the cluster'),
+  dataSource: z
+    .strictObject({
+      clusterName: z.string().min(1).describe('cluster whose backup repository to restore from'),
+      options: z.string().optional().describe('extra pgBackRest restore options'),
+    })
+    .optional(),
+});
+
+/** Role of one instance. */
+export const instanceRole = z.enum(['primary', 'replica']);
+
+/** Observed state of one instance (primary or replica). */
+export const instanceStatus = z.strictObject({
+  name: z.string(),
+  role: instanceRole,
+  ready: z.boolean(),
+  node: z.string().optional(),
+  podIP: z.string().optional(),
+  timeline: z.int().min(0).optional(),
+  lagBytes: z.int().min(0).optional().describe('bytes of WAL behind the primary'),
+});
+
+/** Lifecycle phase of a cluster, as shown by kubectl and pgo. */
+export const clusterPhase = z.enum([
+  'Pending',
+  'Creating',
+  'Ready',
+  'Degraded',
+  'FailingOver',
+  'Switchover',
+  'Scaling',
+  'Updating',
+  'Shutdown',
+  'Failed',
+]);
+
+/** One failover or switchover, recorded in status. */
+export const failoverRecord = z.strictObject({
+  time: z.string(),
+  kind: z.enum(['automatic', 'manual', 'switchover']),
+  from: z.string(),
+  to: z.string(),
+  reason: z.string(),
+});
+
+/** Observed state of a pgcluster; also the durable intent of its actor. */
+export const pgClusterStatus = z.strictObject({
+  phase: clusterPhase.optional(),
+  state: z.string().optional().describe('state of the cluster actor'),
+  message: z.string().optional(),
+  observedGeneration: z.int().min(0).optional(),
+  currentPrimary: z.string().optional(),
+  targetPrimary: z.string().optional().describe('primary being promoted during a failover'),
+  readyInstances: z.int().min(0).optional(),
+  instances: z.array(instanceStatus).optional(),
+  conditions: conditions.optional(),
+  failoverHistory: z.array(failoverRecord).optional(),
+  pendingRestart: z.boolean().optional().describe('a changed parameter needs a restart'),
+});
+
+export type PgClusterSpec = z.output<typeof pgClusterSpec>;
+export type PgClusterStatus = z.output<typeof pgClusterStatus>;

@@ -1,0 +1,30 @@
+/** The pgreplicas resource: one streaming replica of a pgcluster (v4: one replica Deployment each). */
+import { z } from 'zod';
+import { conditions, dnsLabel, nodeAffinity, resources, serviceType, storageSpec, toleration } from './common.ts';
+import { instanceRole } from './pgcluster.ts';
+
+/** Desired state of a pgreplica. */
+export const pgReplicaSpec = z.strictObject({
+  clusterName: dnsLabel.describe('the pgcluster this replica belongs to'),
+  storage: storageSpec.optional().describe("data volume; the cluster's replica storage when unset"),
+  resources: resources.optional(),
+  nodeAffinity: nodeAffinity.optional().describe('placement; a node other than the primary is preferred when unset'),
+  tolerations: z.array(toleration).optional(),
+  serviceType: serviceType.optional(),
+  userLabels: z.record(z.string(), z.string()).optional(),
+});
+
+/** Observed state of a pgreplica. */
+export const pgReplicaStatus = z.strictObject({
+  phase: z.enum(['Pending', 'Creating', 'Ready', 'NotReady', 'Failed']).optional(),
+  role: instanceRole.optional().describe('primary once this replica was promoted'),
+  ready: z.boolean().optional(),
+  node: z.string().optional(),
+  lagBytes: z.int().min(0).optional(),
+  message: z.string().optional(),
+  observedGeneration: z.int().min(0).optional(),
+  conditions: conditions.optional(),
+});
+
+export type PgReplicaSpec = z.output<typeof pgReplicaSpec>;
+export type PgReplicaStatus = z.output<typeof pgReplicaStatus>;
