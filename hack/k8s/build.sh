@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl and etcd
-# from the Go modules pinned in hack/k8s/go.mod, version-stamped, into a cache outside the repository.
+# from the Go modules pinned in hack/k8s/go.mod, and CoreDNS from hack/coredns/go.mod, version-stamped, into a cache outside the repository.
 # Idempotent: skipped when the cache already holds this version. Prints the bin directory on stdout.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -8,10 +8,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 version=$(awk '$1 == "k8s.io/kubernetes" { print $2; exit } $2 == "k8s.io/kubernetes" { print $3; exit }' "$here/go.mod")
 bin="$PGO_CACHE/k8s-$version/bin"
-tools=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl etcd)
+tools=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl etcd coredns)
+mods=("$here/go.mod" "$here/go.sum" "$here/../coredns/go.mod" "$here/../coredns/go.sum")
 
 have_all() { for t in "${tools[@]}"; do [ -x "$bin/$t" ] || return 1; done; }
-if have_all && [ -f "$bin/.stamp" ] && [ "$(cat "$bin/.stamp")" = "$(sha256sum "$here/go.mod" "$here/go.sum" | sha256sum)" ]; then
+if have_all && [ -f "$bin/.stamp" ] && [ "$(cat "$bin/.stamp")" = "$(sha256sum "${mods[@]}" | sha256sum)" ]; then
   echo "$bin"; exit 0
 fi
 
@@ -30,7 +31,8 @@ start=$SECONDS
   k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy \
   k8s.io/kubernetes/cmd/kubectl)
 (cd "$here" && go build -trimpath -ldflags "-s -w" -o "$tmp/etcd" go.etcd.io/etcd/server/v3)
-sha256sum "$here/go.mod" "$here/go.sum" | sha256sum > "$tmp/.stamp"
+(cd "$here/../coredns" && go build -trimpath -ldflags "-s -w" -o "$tmp/coredns" github.com/coredns/coredns)
+sha256sum "${mods[@]}" | sha256sum > "$tmp/.stamp"
 rm -rf "$bin"; mv "$tmp" "$bin"; trap - EXIT
 echo "built Kubernetes $version binaries in $((SECONDS - start))s" >&2
 echo "$bin"
