@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what is missing, then runs every tier (unit, apiserver) and prints
-# `N passed, N failed`. Tiers: PGO_TEST_TIERS="unit apiserver" to choose.
+# The whole test suite: installs what is missing, then runs every tier and prints `N passed, N failed`.
+#   unit       nothing external
+#   apiserver  real etcd + kube-apiserver started per suite
+#   cluster    the local three-node cluster of hack/cluster, brought up first and torn down at the end
+# PGO_TEST_TIERS="unit apiserver" chooses tiers; PGO_KEEP_CLUSTER=1 leaves the cluster running.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -9,9 +12,13 @@ bash hack/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 results=$(mktemp)
 export PGO_TEST_RESULTS=$results
 status=0
-for tier in ${PGO_TEST_TIERS:-unit apiserver}; do
+for tier in ${PGO_TEST_TIERS:-unit apiserver cluster}; do
   echo "== $tier tests"
+  if [ "$tier" = cluster ]; then
+    bash hack/cluster/up.sh --fresh || { echo "0 1" >> "$results"; status=1; continue; }
+  fi
   npx --no-install tsx tests/run.ts "tests/$tier" || status=1
+  [ "$tier" = cluster ] && [ -z "${PGO_KEEP_CLUSTER:-}" ] && bash hack/cluster/down.sh
 done
 read -r passed failed < <(awk '{ p += $1; f += $2 } END { print p + 0, f + 0 }' "$results")
 rm -f "$results"

@@ -7,6 +7,7 @@ CLUSTER_DIR=${PGO_CLUSTER_DIR:-/var/lib/pgo-local}   # certificates, etcd, kubel
 RUN_DIR=/run/pgo-local                               # sockets and containerd state
 CONTAINERD_CACHE=$PGO_CACHE/containerd               # per-node image stores, kept between runs
 BIN=$("$root/hack/k8s/build.sh")
+IMAGES=$PGO_CACHE/images                             # built by hack/images/build.sh
 
 BRIDGE=pgo-br0
 HOST_IP=10.200.0.1                                   # the host on the node network: apiserver, CoreDNS
@@ -28,7 +29,9 @@ node_sock() { echo "$RUN_DIR/$1/containerd.sock"; }
 node_cgroup() { echo "pgo-$1"; }
 
 pidfile() { echo "$CLUSTER_DIR/pids/$1.pid"; }
-running() { local f; f=$(pidfile "$1"); [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; }
+# alive PID: the process exists and is not a zombie (orphans here may stay unreaped for a while).
+alive() { local s; s=$(ps -o stat= -p "$1" 2>/dev/null) && [ "${s:0:1}" != Z ]; }
+running() { local f; f=$(pidfile "$1"); [ -f "$f" ] && alive "$(cat "$f")"; }
 
 # start NAME CMD...: runs CMD detached, logging to $CLUSTER_DIR/logs/NAME.log.
 start() {
@@ -43,7 +46,7 @@ stop() {
   local f pid i; f=$(pidfile "$1"); [ -f "$f" ] || return 0
   pid=$(cat "$f"); rm -f "$f"
   kill -"${2:-TERM}" "$pid" 2>/dev/null || return 0
-  for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  for i in $(seq 100); do alive "$pid" || return 0; sleep 0.1; done
   kill -KILL "$pid" 2>/dev/null || true
 }
 

@@ -13,7 +13,7 @@ t0=$SECONDS
 if [ "${1:-}" != --fresh ] && "$here/status.sh" --quiet; then
   echo "local cluster already up (kubeconfig: $KUBECONFIG_OUT)"; exit 0
 fi
-IMAGES=$("$root/hack/images/build.sh")
+"$root/hack/images/build.sh" >/dev/null
 cleanup_cluster
 mkdir -p "$CLUSTER_DIR" "$RUN_DIR"
 

@@ -1,0 +1,50 @@
+/** The local three-node cluster of hack/cluster for end-to-end tests: bring-up, kubectl and fault controls. */
+import { execFile, execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { kubeBinDir } from '../../hack/lib/kube-bin.ts';
+
+const run = promisify(execFile);
+const hack = fileURLToPath(new URL('../../hack/cluster/', import.meta.url));
+/** Directory of the local cluster's state (PGO_CLUSTER_DIR). */
+export const clusterDir = process.env.PGO_CLUSTER_DIR ?? '/var/lib/pgo-local';
+
+/** The worker nodes of the local cluster. */
+export const nodes = ['node1', 'node2', 'node3'] as const;
+
+/** Handles on the running local cluster. */
+export interface LocalCluster {
+  kubeconfigPath: string;
+  kubeconfig: KubeConfig;
+  core: CoreV1Api;
+  /** Runs kubectl against the cluster; resolves to stdout, rejects with stderr. */
+  kubectl(...args: string[]): Promise<string>;
+  /** Runs hack/cluster/fault.sh (node-stop, node-start, net-cut, net-restore, kill, freeze, thaw, pid). */
+  fault(...args: string[]): Promise<string>;
+}
+
+/** Brings the local cluster up when it is not (idempotent, quick when already up). */
+export function localCluster(): LocalCluster {
+  execFileSync('bash', [join(hack, 'up.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const kubeconfigPath = join(clusterDir, 'admin.kubeconfig');
+  const kubeconfig = new KubeConfig();
+  kubeconfig.loadFromFile(kubeconfigPath);
+  const kubectlBin = join(kubeBinDir(), 'kubectl');
+  const call = async (cmd: string, args: string[]) => {
+    try {
+      return (await run(cmd, args, { encoding: 'utf8', maxBuffer: 16 << 20 })).stdout;
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      throw new Error(`${[cmd, ...args].join(' ')} failed: ${e.stderr || e.message}`);
+    }
+  };
+  return {
+    kubeconfigPath,
+    kubeconfig,
+    core: kubeconfig.makeApiClient(CoreV1Api),
+    kubectl: (...args) => call(kubectlBin, ['--kubeconfig', kubeconfigPath, ...args]),
+    fault: (...args) => call('bash', [join(hack, 'fault.sh'), ...args]),
+  };
+}
