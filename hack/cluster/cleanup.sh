@@ -6,7 +6,7 @@
 cleanup_cluster() {
   local node pid c name
   for node in "${NODES[@]}"; do node_kill "$node"; done
-  for name in coredns kube-scheduler kube-controller-manager kube-apiserver etcd; do stop "$name" KILL; done
+  for name in provisioner coredns kube-scheduler kube-controller-manager kube-apiserver etcd; do stop "$name" KILL; done
   # Strays whose PID files were lost: anything started with our directories on its command line.
   pkill -KILL -f -- "$CLUSTER_DIR/" 2>/dev/null || true
   pkill -KILL -f -- "$RUN_DIR/" 2>/dev/null || true

@@ -6,7 +6,7 @@ set -uo pipefail
 quiet=${1:-}
 say() { [ "$quiet" = --quiet ] || echo "$@"; }
 ok=0
-for name in etcd kube-apiserver kube-controller-manager kube-scheduler coredns \
+for name in etcd kube-apiserver kube-controller-manager kube-scheduler coredns provisioner \
   $(for n in "${NODES[@]}"; do echo "$n-containerd $n-kubelet $n-kube-proxy"; done); do
   if running "$name"; then say "running  $name (pid $(cat "$(pidfile "$name")"))"; else say "stopped  $name"; ok=1; fi
 done

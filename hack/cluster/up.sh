@@ -88,6 +88,20 @@ cat > "$CLUSTER_DIR/Corefile" <<CORE
 CORE
 start coredns "$BIN/coredns" -conf "$CLUSTER_DIR/Corefile"
 
+# Volumes: a default StorageClass served by hack/cluster/provisioner.ts (hostPath on the selected node).
+kubectl apply -f - >/dev/null <<'YAML'
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: local-path
+  annotations: { storageclass.kubernetes.io/is-default-class: "true" }
+provisioner: pg-operator.dev/local-path
+volumeBindingMode: WaitForFirstConsumer
+reclaimPolicy: Delete
+YAML
+KUBECONFIG=$CLUSTER_DIR/admin.kubeconfig PGO_CLUSTER_DIR=$CLUSTER_DIR start provisioner \
+  node --import "$root/node_modules/tsx/dist/loader.mjs" "$root/hack/cluster/provisioner.ts" "--cluster-dir=$CLUSTER_DIR/"
+
 for node in "${NODES[@]}"; do node_network "$node"; node_config "$node"; done
 for node in "${NODES[@]}"; do node_start "$node"; done
 

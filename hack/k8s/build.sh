@@ -12,7 +12,7 @@ tools=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy 
 mods=("$here/go.mod" "$here/go.sum" "$here/../coredns/go.mod" "$here/../coredns/go.sum")
 
 have_all() { for t in "${tools[@]}"; do [ -x "$bin/$t" ] || return 1; done; }
-if have_all && [ -f "$bin/.stamp" ] && [ "$(cat "$bin/.stamp")" = "$(sha256sum "${mods[@]}" | sha256sum)" ]; then
+if have_all && [ -f "$bin/.stamp" ] && [ "$(cat "$bin/.stamp")" = "$(cat "${mods[@]}" | sha256sum)" ]; then
   echo "$bin"; exit 0
 fi
 
@@ -32,7 +32,7 @@ start=$SECONDS
   k8s.io/kubernetes/cmd/kubectl)
 (cd "$here" && go build -trimpath -ldflags "-s -w" -o "$tmp/etcd" go.etcd.io/etcd/server/v3)
 (cd "$here/../coredns" && go build -trimpath -ldflags "-s -w" -o "$tmp/coredns" github.com/coredns/coredns)
-sha256sum "${mods[@]}" | sha256sum > "$tmp/.stamp"
+cat "${mods[@]}" | sha256sum > "$tmp/.stamp"
 rm -rf "$bin"; mv "$tmp" "$bin"; trap - EXIT
 echo "built Kubernetes $version binaries in $((SECONDS - start))s" >&2
 echo "$bin"
