@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm start`: uses the configured cluster (KUBECONFIG, or ~/.kube/config when it is not the local one),
-# or else brings up the local three-node cluster of hack/cluster; then installs the CRDs.
+# or else brings up the local three-node cluster of hack/cluster; installs the CRDs; runs the operator.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -10,3 +10,4 @@ if [ -z "${KUBECONFIG:-}" ] && { [ ! -f "$HOME/.kube/config" ] || grep -q 'name:
   export KUBECONFIG=${PGO_CLUSTER_DIR:-/var/lib/pgo-local}/admin.kubeconfig
 fi
 npx --no-install tsx hack/install-crds.ts
+exec node --import ./node_modules/tsx/dist/loader.mjs src/main.ts

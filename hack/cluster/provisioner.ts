@@ -5,7 +5,8 @@
  */
 import { mkdirSync, rmSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { CoreV1Api, KubeConfig, makeInformer, type V1PersistentVolume, type V1PersistentVolumeClaim } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, type V1PersistentVolume, type V1PersistentVolumeClaim } from '@kubernetes/client-node';
+import { startInformer } from '../../src/k8s/informer.ts';
 
 const PROVISIONER = 'pg-operator.dev/local-path';
 const root = join(process.env.PGO_CLUSTER_DIR ?? '/var/lib/pgo-local', 'volumes');
@@ -54,16 +55,9 @@ async function release(pv: V1PersistentVolume): Promise<void> {
   console.log(`deleted ${pv.metadata.name}`);
 }
 
-/** Starts an informer that restarts itself after errors. */
-function watch<T>(path: string, list: () => Promise<{ items: T[] }>, handle: (obj: T) => Promise<void>): void {
-  const informer = makeInformer(kc, path, list);
-  const on = (obj: T) => void handle(obj).catch((err: unknown) => console.error(String(err)));
-  informer.on('add', on);
-  informer.on('update', on);
-  informer.on('error', () => setTimeout(() => void informer.start(), 1000));
-  void informer.start();
-}
-
-watch('/api/v1/persistentvolumeclaims', () => core.listPersistentVolumeClaimForAllNamespaces(), provision);
-watch('/api/v1/persistentvolumes', () => core.listPersistentVolume(), release);
+const log = (what: string) => (obj: { metadata?: { name?: string } }) => (err: unknown) => console.error(`${what} ${obj.metadata?.name}: ${String(err)}`);
+const onClaim = (pvc: V1PersistentVolumeClaim) => void provision(pvc).catch(log('provisioning')(pvc));
+const onVolume = (pv: V1PersistentVolume) => void release(pv).catch(log('releasing')(pv));
+startInformer(kc, '/api/v1/persistentvolumeclaims', () => core.listPersistentVolumeClaimForAllNamespaces(), { add: onClaim, update: onClaim });
+startInformer(kc, '/api/v1/persistentvolumes', () => core.listPersistentVolume(), { add: onVolume, update: onVolume });
 console.log(`local-path provisioner watching claims, volumes in ${root}`);

@@ -1,13 +1,18 @@
 #!/bin/bash
 # Bootstrap of a pg-operator PostgreSQL instance (PID 1 of the database container).
-#   PGO_ROLE=primary  an empty data directory gets initdb, the initial database and users;
-#   PGO_ROLE=replica  an empty data directory is cloned with pg_basebackup from PGO_PRIMARY_HOST and
-#                     streams from it with recovery_target_timeline=latest.
+# An empty data directory is initialised by PGO_BOOTSTRAP:
+#   primary  initdb, the initial database and users; the instance then runs as the primary;
+#   replica  pg_basebackup from PGO_PRIMARY_HOST.
+# An existing data directory runs as the primary only when PGO_ROLE (the pod's role label, set by the
+# operator) says primary; otherwise it is a standby of PGO_PRIMARY_HOST with recovery_target_timeline=latest.
+# That default is the safe one: a former primary that comes back never takes writes on its own.
 # Passwords come from the environment (Secrets); they are never printed.
 set -euo pipefail
 
 PGDATA=${PGDATA:-/pgdata/data}
-role=${PGO_ROLE:-primary}
+bootstrap=${PGO_BOOTSTRAP:-primary}
+role=replica
+[ "${PGO_ROLE:-}" = primary ] && role=primary
 port=${PGO_PORT:-5432}
 superuser_password=${PGO_SUPERUSER_PASSWORD:?PGO_SUPERUSER_PASSWORD is required (from the cluster superuser Secret)}
 replication_password=${PGO_REPLICATION_PASSWORD:-}
@@ -46,7 +51,7 @@ init_replica() {
 
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   mkdir -p "$PGDATA" && chmod 700 "$PGDATA"
-  if [ "$role" = replica ]; then init_replica; else init_primary; fi
+  if [ "$bootstrap" = replica ]; then init_replica; role=replica; else init_primary; role=primary; fi
 fi
 
 # Settings owned by the operator; PGO_PARAMETERS_FILE (from the cluster ConfigMap) may add more.
@@ -74,12 +79,15 @@ host replication replicator 0.0.0.0/0 scram-sha-256
 host all all 0.0.0.0/0 scram-sha-256
 HBA
 
-if [ "$role" = replica ]; then
+rm -f "$PGDATA/pgo-standby.conf"
+if [ "$role" = primary ]; then
+  rm -f "$PGDATA/standby.signal"
+else
   touch "$PGDATA/standby.signal"
   printf "primary_conninfo = 'host=%s port=%s user=replicator password=%s application_name=%s'\n" \
     "$PGO_PRIMARY_HOST" "$port" "$replication_password" "${HOSTNAME:-replica}" > "$PGDATA/pgo-standby.conf"
-  echo "include_if_exists 'pgo-standby.conf'" >> "$PGDATA/pgo.conf"
 fi
+echo "include_if_exists 'pgo-standby.conf'" >> "$PGDATA/pgo.conf"
 
 log "starting PostgreSQL as $role"
 exec postgres -D "$PGDATA"

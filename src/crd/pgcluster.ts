@@ -111,6 +111,7 @@ export const pgClusterStatus = z.strictObject({
   conditions: conditions.optional(),
   failoverHistory: z.array(failoverRecord).optional(),
   pendingRestart: z.boolean().optional().describe('a changed parameter needs a restart'),
+  initialReplicasCreated: z.boolean().optional().describe('the replicas of spec.replicas exist as pgreplicas'),
 });
 
 export type PgClusterSpec = z.output<typeof pgClusterSpec>;

@@ -1,4 +1,5 @@
 /** Server-side apply with the operator's single field manager. */
+import { describeError } from './custom.ts';
 import { KubernetesObjectApi, PatchStrategy, loadYaml, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 
 /** The field manager of every object the operator applies. */
@@ -20,6 +21,6 @@ export async function applyObject<T extends KubernetesObject>(kc: KubeConfig, ob
   try {
     return await client.patch(typed, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
   } catch (err) {
-    throw new Error(`applying ${obj.kind} ${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}: ${(err as Error).message}`, { cause: err });
+    throw new Error(`applying ${obj.kind} ${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}: ${describeError(err)}`, { cause: err });
   }
 }

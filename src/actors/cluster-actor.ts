@@ -1,0 +1,311 @@
+/**
+ * One actor per pgcluster: runs the cluster machine, provides its effects (apply objects, create
+ * replicas, set parameters), observes the instances (pod readiness, role labels, PostgreSQL state) and
+ * writes status and Events. Every effect is idempotent, so a restarted operator simply runs them again.
+ */
+import { randomBytes } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { createActor, fromPromise, type Actor } from 'xstate';
+import { clusterSecrets } from '../cluster/builders.ts';
+import { CLEANUP_FINALIZER, KEEP_DATA_ANNOTATION, LABEL, clusterNames } from '../cluster/names.ts';
+import type { InstanceObservation, Observation } from '../cluster/observation.ts';
+import { clusterInstances, desiredObjects, initialReplicas } from '../cluster/plan.ts';
+import { nextStatus } from '../cluster/status.ts';
+import type { PgClusterResource, PgReplicaResource } from '../crd/types.ts';
+import { applyObject } from '../k8s/apply.ts';
+import type { CustomResources} from '../k8s/custom.ts';
+import { describeError, httpStatus } from '../k8s/custom.ts';
+import type { EventRecorder } from '../k8s/events.ts';
+import { clusterMachine, stateName } from '../machines/cluster.ts';
+import { applyParameters, instanceState, standbyLag, withInstance, type Endpoint } from '../pg/instance.ts';
+
+/** What a cluster actor needs from the operator. */
+export interface ClusterActorDeps {
+  kc: KubeConfig;
+  clusters: CustomResources<PgClusterResource>;
+  replicas: CustomResources<PgReplicaResource>;
+  events: EventRecorder;
+  /** Pods of the cluster from the shared pod informer. */
+  pods(namespace: string, cluster: string): readonly V1Pod[];
+  /** pgreplicas of the cluster from the shared informer. */
+  replicaList(namespace: string, cluster: string): readonly PgReplicaResource[];
+  log(line: string): void;
+  /** Called on every state change, for the API and the event stream. */
+  onTransition?(key: string, state: string): void;
+}
+
+const isReady = (pod: V1Pod) => pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+
+/** The actor of one pgcluster. */
+export class ClusterActor {
+  readonly key: string;
+  private cluster: PgClusterResource;
+  private readonly actor: Actor<typeof clusterMachine>;
+  private readonly core: CoreV1Api;
+  private superuserPassword?: string;
+  private observing = false;
+  private timer?: NodeJS.Timeout;
+  private lastState = '';
+  private parametersApplied = -1;
+
+  constructor(
+    cluster: PgClusterResource,
+    private readonly deps: ClusterActorDeps,
+  ) {
+    this.cluster = cluster;
+    this.key = `${cluster.metadata.namespace}/${cluster.metadata.name}`;
+    this.core = deps.kc.makeApiClient(CoreV1Api);
+    const machine = clusterMachine.provide({
+      actors: {
+        applyObjects: fromPromise(async ({ input }: { input: { generation: number } }) => {
+          await this.applyObjects(input.generation);
+          return input.generation;
+        }),
+      },
+    });
+    this.actor = createActor(machine, {
+      input: { generation: cluster.metadata.generation ?? 1, appliedGeneration: cluster.status?.observedGeneration ?? 0 },
+    });
+    this.actor.subscribe((snapshot) => {
+      const state = stateName(snapshot.value);
+      if (state !== this.lastState) {
+        this.lastState = state;
+        deps.onTransition?.(this.key, state);
+        this.announce(state);
+      }
+      void this.writeStatus();
+    });
+  }
+
+  /** Starts the machine and the observation loop. */
+  start(): void {
+    this.actor.start();
+    this.timer = setInterval(() => void this.observe(), 2000);
+    void this.observe();
+  }
+
+  /** Stops the machine and the loop (the cluster was deleted, or the operator is stopping). */
+  stop(): void {
+    clearInterval(this.timer);
+    this.actor.stop();
+  }
+
+  /** The machine's state, for the API. */
+  get state(): string {
+    return stateName(this.actor.getSnapshot().value);
+  }
+
+  /** A changed pgcluster from the informer. */
+  update(cluster: PgClusterResource): void {
+    this.cluster = cluster;
+    if (cluster.metadata.deletionTimestamp) {
+      void this.finalize().catch((err: unknown) => this.deps.log(`${this.key}: finalizing: ${describeError(err)}`));
+      return;
+    }
+    this.actor.send({ type: 'SPEC', generation: cluster.metadata.generation ?? 1 });
+  }
+
+  /** Something about the cluster's pods changed: observe now. */
+  kick(): void {
+    void this.observe();
+  }
+
+  /** The cluster's pgreplicas changed: apply its objects again. */
+  refresh(): void {
+    this.actor.send({ type: 'REFRESH' });
+    void this.observe();
+  }
+
+  private announce(state: string): void {
+    const reasons: Record<string, [string, 'Normal' | 'Warning', string]> = {
+      applying: ['Applying', 'Normal', 'applying the cluster objects'],
+      backingOff: ['ApplyFailed', 'Warning', this.actor.getSnapshot().context.lastError ?? 'applying failed'],
+      'monitoring.initializing': ['Initializing', 'Normal', 'waiting for every instance to become Ready'],
+      'monitoring.ready': ['Ready', 'Normal', 'every instance is Ready'],
+      'monitoring.degraded': ['Degraded', 'Warning', 'an instance is not Ready'],
+    };
+    const [reason, type, message] = reasons[state] ?? ['StateChanged', 'Normal', state];
+    this.deps.events.record(this.cluster, type, reason, message);
+  }
+
+  /** Effect of the `applying` state: Secrets, finalizer, initial replicas, then every desired object. */
+  private async applyObjects(generation: number): Promise<void> {
+    const cluster = this.cluster;
+    const { namespace, name } = cluster.metadata;
+    await this.ensureFinalizer();
+    for (const secret of clusterSecrets(cluster, () => randomBytes(18).toString('base64url'))) {
+      try {
+        await this.core.createNamespacedSecret({ namespace, body: secret });
+      } catch (err) {
+        if (httpStatus(err) !== 409) throw new Error(`creating Secret ${secret.metadata?.name}: ${describeError(err)}`, { cause: err });
+      }
+    }
+    const existing = [...this.deps.replicaList(namespace, name)];
+    for (const replica of initialReplicas(cluster, existing)) {
+      const { created, object } = await this.deps.replicas.createIfAbsent(replica);
+      if (created) this.deps.events.record(cluster, 'Normal', 'ReplicaCreated', `created pgreplica ${replica.metadata.name}`);
+      existing.push(object);
+    }
+    if (!cluster.status?.initialReplicasCreated) {
+      await this.deps.clusters.updateStatus(namespace, name, (c) => ({ ...c.status, initialReplicasCreated: true }));
+    }
+    for (const obj of desiredObjects(cluster, existing)) await applyObject(this.deps.kc, obj);
+    if (generation !== this.parametersApplied) await this.applyParametersToInstances(generation);
+  }
+
+  private async applyParametersToInstances(generation: number): Promise<void> {
+    const password = await this.password();
+    const observation = this.actor.getSnapshot().context.observation;
+    const reachable = observation?.instances.filter((i) => i.ready && i.podIP) ?? [];
+    for (const instance of reachable) {
+      await withInstance({ host: instance.podIP!, port: this.cluster.spec.port, password }, (c) => applyParameters(c, this.cluster.spec.parameters ?? {}));
+    }
+    // New or unreachable instances read the same parameters from the ConfigMap when they start.
+    this.parametersApplied = generation;
+  }
+
+  private async ensureFinalizer(): Promise<void> {
+    if (this.cluster.metadata.finalizers?.includes(CLEANUP_FINALIZER)) return;
+    const { namespace, name } = this.cluster.metadata;
+    const current = await this.deps.clusters.get(namespace, name);
+    current.metadata.finalizers = [...(current.metadata.finalizers ?? []), CLEANUP_FINALIZER];
+    this.cluster = await this.deps.clusters.replace(current);
+  }
+
+  /** Deletion: keep the volumes when asked (drop their owner), then let Kubernetes collect the rest. */
+  private async finalize(): Promise<void> {
+    const { namespace, name } = this.cluster.metadata;
+    if (!this.cluster.metadata.finalizers?.includes(CLEANUP_FINALIZER)) return;
+    if (this.cluster.metadata.annotations?.[KEEP_DATA_ANNOTATION] === 'true') {
+      const claims = await this.core.listNamespacedPersistentVolumeClaim({ namespace, labelSelector: `${LABEL.cluster}=${name}` });
+      for (const claim of claims.items) {
+        await this.core.patchNamespacedPersistentVolumeClaim(
+          { namespace, name: claim.metadata!.name!, body: [{ op: 'remove', path: '/metadata/ownerReferences' }] },
+          setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+        ).catch((err: unknown) => { if (httpStatus(err) !== 422) throw err; });
+      }
+      this.deps.events.record(this.cluster, 'Normal', 'DataKept', `kept ${claims.items.length} volume(s)`);
+    }
+    const current = await this.deps.clusters.get(namespace, name);
+    current.metadata.finalizers = (current.metadata.finalizers ?? []).filter((f) => f !== CLEANUP_FINALIZER);
+    await this.deps.clusters.replace(current);
+  }
+
+  private async password(): Promise<string> {
+    if (!this.superuserPassword) {
+      const secret = await this.core.readNamespacedSecret({ namespace: this.cluster.metadata.namespace, name: clusterNames(this.cluster.metadata.name).superuserSecret });
+      this.superuserPassword = Buffer.from(secret.data?.password ?? '', 'base64').toString();
+    }
+    return this.superuserPassword;
+  }
+
+  /** Observes the instances, fixes role labels, feeds the machine. One observation at a time. */
+  private async observe(): Promise<void> {
+    if (this.observing || this.cluster.metadata.deletionTimestamp) return;
+    this.observing = true;
+    try {
+      const observation = await this.observation();
+      await this.labelRoles(observation);
+      await this.promoteIfNeeded(observation);
+      this.actor.send({ type: 'OBSERVED', observation });
+      await this.writeStatus();
+      await this.writeReplicaStatuses(observation);
+    } catch (err) {
+      this.deps.log(`${this.key}: observing: ${describeError(err)}`);
+    } finally {
+      this.observing = false;
+    }
+  }
+
+  private async observation(): Promise<Observation> {
+    const { namespace, name } = this.cluster.metadata;
+    const primary = this.cluster.status?.currentPrimary ?? name;
+    const pods = this.deps.pods(namespace, name).filter((p) => !p.metadata?.deletionTimestamp);
+    const instances = clusterInstances(this.cluster, [...this.deps.replicaList(namespace, name)]);
+    const endpoint = (ip: string): Promise<Endpoint> => this.password().then((password) => ({ host: ip, port: this.cluster.spec.port, password }));
+    const observed = await Promise.all(
+      instances.map(async (instance): Promise<InstanceObservation> => {
+        const pod = pods.find((p) => p.metadata?.labels?.[LABEL.instance] === instance.name);
+        const o: InstanceObservation = { name: instance.name, ready: pod ? isReady(pod) : false };
+        if (!pod) return o;
+        Object.assign(o, { podName: pod.metadata?.name, podIP: pod.status?.podIP, node: pod.spec?.nodeName, roleLabel: pod.metadata?.labels?.[LABEL.role] });
+        if (o.podIP && o.ready) o.pg = await withInstance(await endpoint(o.podIP), instanceState).catch(() => undefined);
+        return o;
+      }),
+    );
+    const p = observed.find((i) => i.name === primary);
+    if (p?.podIP && p.ready) {
+      const lags = await withInstance(await endpoint(p.podIP), standbyLag).catch(() => []);
+      for (const i of observed) {
+        const lag = lags.find((l) => l.applicationName === i.podName);
+        if (lag) i.lagBytes = lag.lagBytes;
+      }
+    }
+    return { primary, instances: observed };
+  }
+
+  /** Puts the role label on each pod: primary on the current primary's pod, replica on the others. */
+  private async labelRoles(o: Observation): Promise<void> {
+    for (const i of o.instances) {
+      if (!i.podName) continue;
+      const role = i.name === o.primary ? 'primary' : 'replica';
+      if (i.roleLabel === role) continue;
+      await this.core.patchNamespacedPod(
+        { namespace: this.cluster.metadata.namespace, name: i.podName, body: { metadata: { labels: { [LABEL.role]: role } } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+      i.roleLabel = role;
+    }
+  }
+
+  /**
+   * The current primary's pod came back as a standby (a recreated pod starts as one, see the postgres
+   * entrypoint): promote it, but only when no other instance is writable, so there is never a second primary.
+   */
+  private async promoteIfNeeded(o: Observation): Promise<void> {
+    const primary = o.instances.find((i) => i.name === o.primary);
+    if (!primary?.pg?.inRecovery || primary.roleLabel !== 'primary' || !primary.podIP) return;
+    if (o.instances.some((i) => i.name !== o.primary && i.pg && !i.pg.inRecovery)) {
+      this.deps.log(`${this.key}: not promoting ${primary.name}: another instance is writable`);
+      return;
+    }
+    await withInstance({ host: primary.podIP, port: this.cluster.spec.port, password: await this.password() }, (c) => c.query('select pg_promote(true, 30)'));
+    this.deps.events.record(this.cluster, 'Normal', 'Promoted', `promoted ${primary.name}, which had restarted as a standby`);
+  }
+
+  /** Mirrors each pgreplica's instance into its status (role, readiness, node, lag). */
+  private async writeReplicaStatuses(o: Observation): Promise<void> {
+    const { namespace, name } = this.cluster.metadata;
+    for (const replica of this.deps.replicaList(namespace, name)) {
+      const i = o.instances.find((x) => x.name === replica.metadata.name);
+      if (!i) continue;
+      const status = JSON.parse(JSON.stringify({
+        ...replica.status,
+        phase: i.ready ? 'Ready' : i.podName ? 'NotReady' : 'Creating',
+        role: i.name === o.primary ? 'primary' : 'replica',
+        ready: i.ready,
+        node: i.node,
+        lagBytes: i.lagBytes,
+        observedGeneration: replica.metadata.generation,
+      })) as PgReplicaResource['status'];
+      if (isDeepStrictEqual(status, replica.status)) continue;
+      await this.deps.replicas.updateStatus(namespace, replica.metadata.name, () => status).catch((err: unknown) => this.deps.log(`${this.key}: ${describeError(err)}`));
+    }
+  }
+
+  private async writeStatus(): Promise<void> {
+    const snapshot = this.actor.getSnapshot();
+    const { namespace, name } = this.cluster.metadata;
+    const expected = JSON.parse(JSON.stringify(nextStatus(this.cluster.status, snapshot.value, snapshot.context))) as unknown;
+    if (isDeepStrictEqual(expected, this.cluster.status)) return; // the informer's copy is already current
+    try {
+      await this.deps.clusters.updateStatus(namespace, name, (current) => {
+        const status = nextStatus(current.status, snapshot.value, snapshot.context);
+        return JSON.parse(JSON.stringify(status)) as typeof status;
+      });
+    } catch (err) {
+      this.deps.log(`${this.key}: ${describeError(err)}`);
+    }
+  }
+}

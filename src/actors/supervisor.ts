@@ -1,0 +1,113 @@
+/**
+ * The actor system: shared informers (one per kind, not per cluster) for pgclusters, pgreplicas and the
+ * operator's pods, and one ClusterActor per pgcluster, spawned when it appears and stopped when it goes.
+ */
+import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
+import { LABEL, MANAGED_BY } from '../cluster/names.ts';
+import type { PgClusterResource, PgReplicaResource } from '../crd/types.ts';
+import { CustomResources, describeError } from '../k8s/custom.ts';
+import { EventRecorder } from '../k8s/events.ts';
+import { startInformer, type SharedInformer } from '../k8s/informer.ts';
+import { ClusterActor } from './cluster-actor.ts';
+
+const keyOf = (o: { metadata?: { namespace?: string; name?: string } }) => `${o.metadata?.namespace}/${o.metadata?.name}`;
+
+/** Runs the cluster actors of every namespace. */
+export class Supervisor {
+  private readonly actors = new Map<string, ClusterActor>();
+  private readonly informers: SharedInformer<unknown>[] = [];
+  private pods!: SharedInformer<V1Pod>;
+  private replicas!: SharedInformer<PgReplicaResource>;
+  readonly clusters: CustomResources<PgClusterResource>;
+  readonly replicaApi: CustomResources<PgReplicaResource>;
+  private readonly events: EventRecorder;
+
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly log: (line: string) => void = console.error,
+    private readonly onTransition?: (key: string, state: string) => void,
+  ) {
+    this.clusters = new CustomResources<PgClusterResource>(kc, 'pgclusters');
+    this.replicaApi = new CustomResources<PgReplicaResource>(kc, 'pgreplicas');
+    this.events = new EventRecorder(kc, log);
+  }
+
+  /** Starts the informers; resolves once every cache has its first list. */
+  async start(): Promise<void> {
+    const core = this.kc.makeApiClient(CoreV1Api);
+    const apps = this.kc.makeApiClient(AppsV1Api);
+    const managed = `${LABEL.managedBy}=${MANAGED_BY}`;
+    const onError = (what: string) => (err: unknown) => this.log(`${what} watch: ${describeError(err)}; restarting`);
+    const kickOwner = (o: { metadata?: { namespace?: string; labels?: Record<string, string> } }) => {
+      const cluster = o.metadata?.labels?.[LABEL.cluster];
+      if (cluster) this.actors.get(`${o.metadata?.namespace}/${cluster}`)?.kick();
+    };
+    this.pods = startInformer<V1Pod>(this.kc, '/api/v1/pods', () => core.listPodForAllNamespaces({ labelSelector: managed }),
+      { add: kickOwner, update: kickOwner, delete: kickOwner }, { labelSelector: managed, onError: onError('pod') });
+    const deployments = startInformer<V1Deployment>(this.kc, '/apis/apps/v1/deployments', () => apps.listDeploymentForAllNamespaces({ labelSelector: managed }),
+      { delete: kickOwner }, { labelSelector: managed, onError: onError('deployment') });
+    this.replicas = startInformer<PgReplicaResource>(this.kc, '/apis/pg-operator.dev/v1/pgreplicas', () => this.replicaApi.listAll(),
+      { add: (r) => this.refreshCluster(r), update: (r) => this.kickCluster(r), delete: (r) => this.refreshCluster(r) }, { onError: onError('pgreplica') });
+    await Promise.all([this.pods.synced, this.replicas.synced, deployments.synced]);
+    const clusters = startInformer<PgClusterResource>(this.kc, '/apis/pg-operator.dev/v1/pgclusters', () => this.clusters.listAll(),
+      { add: (c) => this.upsert(c), update: (c) => this.upsert(c), delete: (c) => this.remove(c) }, { onError: onError('pgcluster') });
+    this.informers.push(this.pods, deployments, this.replicas, clusters);
+    await clusters.synced;
+  }
+
+  /** Stops every actor and informer. */
+  stop(): void {
+    for (const actor of this.actors.values()) actor.stop();
+    this.actors.clear();
+    for (const informer of this.informers) informer.stop();
+  }
+
+  /** The state of one cluster's actor, or undefined when there is none. */
+  stateOf(namespace: string, name: string): string | undefined {
+    return this.actors.get(`${namespace}/${name}`)?.state;
+  }
+
+  /** Number of running cluster actors. */
+  get size(): number {
+    return this.actors.size;
+  }
+
+  private actorOf(r: PgReplicaResource): ClusterActor | undefined {
+    return this.actors.get(`${r.metadata.namespace}/${r.spec.clusterName}`);
+  }
+
+  /** A pgreplica came or went: re-apply its cluster's objects (a new Deployment and volume, or none). */
+  private refreshCluster(r: PgReplicaResource): void {
+    this.actorOf(r)?.refresh();
+  }
+
+  private kickCluster(r: PgReplicaResource): void {
+    this.actorOf(r)?.kick();
+  }
+
+  private upsert(cluster: PgClusterResource): void {
+    const key = keyOf(cluster);
+    let actor = this.actors.get(key);
+    if (!actor) {
+      actor = new ClusterActor(cluster, {
+        kc: this.kc,
+        clusters: this.clusters,
+        replicas: this.replicaApi,
+        events: this.events,
+        pods: (ns, name) => this.pods.list(ns).filter((p) => p.metadata?.labels?.[LABEL.cluster] === name),
+        replicaList: (ns, name) => this.replicas.list(ns).filter((r) => r.spec.clusterName === name),
+        log: this.log,
+        onTransition: this.onTransition,
+      });
+      this.actors.set(key, actor);
+      actor.start();
+    }
+    actor.update(cluster);
+  }
+
+  private remove(cluster: PgClusterResource): void {
+    const key = keyOf(cluster);
+    this.actors.get(key)?.stop();
+    this.actors.delete(key);
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * Pure builders of the Kubernetes objects of a pgcluster: one Deployment and PVC per instance, the primary
+ * and replica Services, the PostgreSQL settings ConfigMap and the password Secrets. No I/O.
+ */
+import type {
+  V1ConfigMap,
+  V1Deployment,
+  V1EnvVar,
+  V1OwnerReference,
+  V1PersistentVolumeClaim,
+  V1Secret,
+  V1Service,
+} from '@kubernetes/client-node';
+import type { z } from 'zod';
+import type { resources as resourcesSchema, storageSpec, toleration } from '../crd/common.ts';
+import type { PgClusterSpec } from '../crd/pgcluster.ts';
+import type { PgClusterResource } from '../crd/types.ts';
+import { instanceAffinity } from './affinity.ts';
+import { LABEL, clusterLabels, clusterNames } from './names.ts';
+
+/** One PostgreSQL instance of a cluster: the primary created with it, or a pgreplica. */
+export interface InstanceSpec {
+  name: string;
+  /** How an empty data directory is initialised: initdb (primary) or pg_basebackup (replica). */
+  bootstrap: 'primary' | 'replica';
+  storage: z.output<typeof storageSpec>;
+  resources?: z.output<typeof resourcesSchema>;
+  nodeAffinity?: PgClusterSpec['nodeAffinity'];
+  tolerations?: z.output<typeof toleration>[];
+  userLabels?: Record<string, string>;
+  /** The object whose deletion removes this instance (the pgcluster, or the pgreplica). */
+  owner: V1OwnerReference;
+}
+
+/** Path of the operator's settings file inside the database container. */
+export const PARAMETERS_FILE = '/pgconf/postgresql.conf';
+
+/** The ownerReference that makes Kubernetes delete an object with `owner`. */
+export function ownerRef(owner: { apiVersion: string; kind: string; metadata: { name: string; uid?: string } }): V1OwnerReference {
+  return { apiVersion: owner.apiVersion, kind: owner.kind, name: owner.metadata.name, uid: owner.metadata.uid ?? '', controller: true, blockOwnerDeletion: true };
+}
+
+function meta(cluster: PgClusterResource, name: string, extra: Record<string, string> = {}, owner = ownerRef(cluster)) {
+  return {
+    name,
+    namespace: cluster.metadata.namespace,
+    labels: { ...clusterLabels(cluster.metadata.name, cluster.spec.userLabels), ...extra },
+    ownerReferences: [owner],
+  };
+}
+
+const secretEnv = (name: string, secret: string, key: string): V1EnvVar => ({ name, valueFrom: { secretKeyRef: { name: secret, key } } });
+
+/** The Deployment of one instance (one pod, Recreate: its volume is ReadWriteOnce). */
+export function instanceDeployment(cluster: PgClusterResource, instance: InstanceSpec): V1Deployment {
+  const { spec } = cluster;
+  const names = clusterNames(cluster.metadata.name);
+  const podLabels = { ...clusterLabels(cluster.metadata.name, { ...spec.userLabels, ...instance.userLabels }), [LABEL.instance]: instance.name };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: meta(cluster, instance.name, { [LABEL.instance]: instance.name }, instance.owner),
+    spec: {
+      replicas: spec.shutdown ? 0 : 1,
+      strategy: { type: 'Recreate' },
+      selector: { matchLabels: { [LABEL.cluster]: cluster.metadata.name, [LABEL.instance]: instance.name } },
+      template: {
+        metadata: { labels: podLabels },
+        spec: {
+          // The role label is not in this template: the operator sets it on the pod, so that a failover
+          // relabels a running pod instead of rolling it. PGO_ROLE reads it when the container starts.
+          affinity: instanceAffinity(cluster.metadata.name, instance.nodeAffinity, spec.podAntiAffinity),
+          tolerations: instance.tolerations,
+          terminationGracePeriodSeconds: 30,
+          enableServiceLinks: false,
+          containers: [
+            {
+              name: 'database',
+              image: spec.image,
+              imagePullPolicy: 'IfNotPresent',
+              env: [
+                { name: 'PGO_BOOTSTRAP', value: instance.bootstrap },
+                { name: 'PGO_ROLE', valueFrom: { fieldRef: { fieldPath: `metadata.labels['${LABEL.role}']` } } },
+                { name: 'PGO_PRIMARY_HOST', value: names.primaryService },
+                { name: 'PGO_PORT', value: String(spec.port) },
+                { name: 'PGO_DATABASE', value: spec.database },
+                { name: 'PGO_USER', value: spec.user },
+                { name: 'PGO_PASSWORD_TYPE', value: spec.passwordType },
+                { name: 'PGO_PARAMETERS_FILE', value: PARAMETERS_FILE },
+                secretEnv('PGO_SUPERUSER_PASSWORD', names.superuserSecret, 'password'),
+                secretEnv('PGO_REPLICATION_PASSWORD', names.replicationSecret, 'password'),
+                secretEnv('PGO_USER_PASSWORD', names.userSecret(spec.user), 'password'),
+              ],
+              ports: [{ name: 'postgres', containerPort: spec.port }],
+              readinessProbe: {
+                exec: { command: ['pg_isready', '-q', '-h', '127.0.0.1', '-p', String(spec.port)] },
+                periodSeconds: 2,
+                timeoutSeconds: 2,
+                failureThreshold: 2,
+              },
+              resources: instance.resources,
+              volumeMounts: [
+                { name: 'pgdata', mountPath: '/pgdata' },
+                { name: 'pgconf', mountPath: '/pgconf', readOnly: true },
+              ],
+            },
+          ],
+          volumes: [
+            { name: 'pgdata', persistentVolumeClaim: { claimName: instance.name } },
+            { name: 'pgconf', configMap: { name: names.configMap } },
+          ],
+        },
+      },
+    },
+  };
+}
+
+/** The data volume claim of one instance. */
+export function instanceVolume(cluster: PgClusterResource, instance: InstanceSpec): V1PersistentVolumeClaim {
+  const { storage } = instance;
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: meta(cluster, instance.name, { [LABEL.instance]: instance.name }, instance.owner),
+    spec: {
+      accessModes: [storage.accessMode],
+      storageClassName: storage.storageClass,
+      resources: { requests: { storage: storage.size } },
+      selector: storage.matchLabels ? { matchLabels: storage.matchLabels } : undefined,
+    },
+  };
+}
+
+/** The primary Service (selects the pod labelled primary) and the replica Service. */
+export function clusterServices(cluster: PgClusterResource): V1Service[] {
+  const names = clusterNames(cluster.metadata.name);
+  const service = (name: string, role: string): V1Service => ({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(cluster, name),
+    spec: {
+      type: cluster.spec.serviceType,
+      selector: { [LABEL.cluster]: cluster.metadata.name, [LABEL.role]: role },
+      ports: [{ name: 'postgres', port: cluster.spec.port, targetPort: 'postgres' }],
+      // Replicas resolve the primary by this name before it is Ready (while it bootstraps).
+      publishNotReadyAddresses: role === 'primary',
+    },
+  });
+  return [service(names.primaryService, 'primary'), service(names.replicaService, 'replica')];
+}
+
+/** Quotes a postgresql.conf value. */
+export function confValue(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+}
+
+/** The ConfigMap holding the spec's PostgreSQL parameters as a postgresql.conf fragment. */
+export function parametersConfigMap(cluster: PgClusterResource): V1ConfigMap {
+  const parameters = cluster.spec.parameters ?? {};
+  const lines = Object.keys(parameters)
+    .sort()
+    .map((name) => `${name} = ${confValue(parameters[name]!)}`);
+  if (cluster.spec.syncReplication) lines.push(`synchronous_standby_names = ${confValue('ANY 1 (*)')}`);
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: meta(cluster, clusterNames(cluster.metadata.name).configMap),
+    data: { 'postgresql.conf': `# Managed by pg-operator from the pgcluster spec.\n${lines.join('\n')}\n` },
+  };
+}
+
+/** A password Secret (created once; never rewritten, so passwords stay stable). */
+export function passwordSecret(cluster: PgClusterResource, name: string, username: string, password: string): V1Secret {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: meta(cluster, name),
+    type: 'kubernetes.io/basic-auth',
+    stringData: { username, password },
+  };
+}
+
+/** The three Secrets of a cluster: superuser, replication user and the initial user. */
+export function clusterSecrets(cluster: PgClusterResource, newPassword: () => string): V1Secret[] {
+  const names = clusterNames(cluster.metadata.name);
+  return [
+    passwordSecret(cluster, names.superuserSecret, 'postgres', newPassword()),
+    passwordSecret(cluster, names.replicationSecret, 'replicator', newPassword()),
+    passwordSecret(cluster, names.userSecret(cluster.spec.user), cluster.spec.user, newPassword()),
+  ];
+}

@@ -1,0 +1,54 @@
+/** Names and labels of the Kubernetes objects of a pgcluster (after v4's conventions, domain-prefixed). */
+import { createHash } from 'node:crypto';
+
+/** Label keys put on every object the operator manages. */
+export const LABEL = {
+  cluster: 'pg-operator.dev/cluster',
+  instance: 'pg-operator.dev/instance',
+  role: 'pg-operator.dev/role',
+  managedBy: 'app.kubernetes.io/managed-by',
+} as const;
+
+/** Value of the managed-by label. */
+export const MANAGED_BY = 'pg-operator';
+
+/** Annotation asking that a cluster's volumes outlive it (set by `pgo delete cluster --keep-data`). */
+export const KEEP_DATA_ANNOTATION = 'pg-operator.dev/keep-data';
+
+/** Finalizer that lets the operator keep volumes when asked before a pgcluster goes. */
+export const CLEANUP_FINALIZER = 'pg-operator.dev/cleanup';
+
+/** Names derived from a cluster name. */
+export function clusterNames(cluster: string) {
+  return {
+    primaryService: cluster,
+    replicaService: `${cluster}-replica`,
+    superuserSecret: `${cluster}-postgres-secret`,
+    replicationSecret: `${cluster}-primaryuser-secret`,
+    userSecret: (user: string) => `${cluster}-${user.toLowerCase().replace(/[^a-z0-9-]/g, '-')}-secret`,
+    configMap: `${cluster}-pgconf`,
+  };
+}
+
+const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+/**
+ * Name of the `index`-th replica created with a cluster: `<cluster>-xxxx`, where `xxxx` comes from the
+ * cluster's UID, so a restarted operator finds the replicas it already created instead of adding more.
+ */
+export function initialReplicaName(cluster: string, uid: string, index: number): string {
+  const digest = createHash('sha256').update(`${uid}/${index}`).digest();
+  return `${cluster}-${Array.from(digest.subarray(0, 4), (b) => alphabet[b % alphabet.length]).join('')}`;
+}
+
+/** A random replica name `<cluster>-xxxx`, as v4's `pgo scale` made. */
+export function randomReplicaName(cluster: string): string {
+  const bytes = new Uint8Array(4);
+  crypto.getRandomValues(bytes);
+  return `${cluster}-${Array.from(bytes, (b) => alphabet[b % alphabet.length]).join('')}`;
+}
+
+/** Labels shared by every object of a cluster, with the user's labels. */
+export function clusterLabels(cluster: string, userLabels: Record<string, string> = {}): Record<string, string> {
+  return { ...userLabels, [LABEL.cluster]: cluster, [LABEL.managedBy]: MANAGED_BY };
+}

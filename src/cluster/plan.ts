@@ -1,0 +1,70 @@
+/** Pure planning of a cluster: its instances, the objects to apply and the initial replicas to create. */
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { API_VERSION } from '../crd/resources.ts';
+import type { PgClusterResource, PgReplicaResource } from '../crd/types.ts';
+import { clusterServices, instanceDeployment, instanceVolume, ownerRef, parametersConfigMap, type InstanceSpec } from './builders.ts';
+import { LABEL, clusterLabels, initialReplicaName } from './names.ts';
+
+/** The instances of a cluster: the one created with it (named like the cluster) and one per pgreplica. */
+export function clusterInstances(cluster: PgClusterResource, replicas: PgReplicaResource[]): InstanceSpec[] {
+  const { spec } = cluster;
+  const primary: InstanceSpec = {
+    name: cluster.metadata.name,
+    bootstrap: 'primary',
+    storage: spec.storage.primary,
+    resources: spec.resources,
+    nodeAffinity: spec.nodeAffinity,
+    tolerations: spec.tolerations,
+    owner: ownerRef(cluster),
+  };
+  const others = replicas
+    .filter((r) => r.spec.clusterName === cluster.metadata.name && !r.metadata.deletionTimestamp)
+    .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))
+    .map(
+      (r): InstanceSpec => ({
+        name: r.metadata.name,
+        bootstrap: 'replica',
+        storage: r.spec.storage ?? spec.storage.replica ?? spec.storage.primary,
+        resources: r.spec.resources ?? spec.resources,
+        nodeAffinity: r.spec.nodeAffinity,
+        tolerations: r.spec.tolerations ?? spec.tolerations,
+        userLabels: r.spec.userLabels,
+        owner: ownerRef(r),
+      }),
+    );
+  return [primary, ...others];
+}
+
+/** Every object a cluster should have, in apply order (settings and Services before the pods that use them). */
+export function desiredObjects(cluster: PgClusterResource, replicas: PgReplicaResource[]): KubernetesObject[] {
+  const instances = clusterInstances(cluster, replicas);
+  return [
+    parametersConfigMap(cluster),
+    ...clusterServices(cluster),
+    ...instances.flatMap((i) => [instanceVolume(cluster, i), instanceDeployment(cluster, i)]),
+  ];
+}
+
+/**
+ * The pgreplicas still to create for `spec.replicas` at cluster creation. Names are derived from the
+ * cluster's UID, so an operator restarted half-way creates only the missing ones; once all exist
+ * (status.initialReplicas is set) scaling is up to pgreplicas alone.
+ */
+export function initialReplicas(cluster: PgClusterResource, existing: PgReplicaResource[]): PgReplicaResource[] {
+  if (cluster.status?.initialReplicasCreated) return [];
+  const have = new Set(existing.map((r) => r.metadata.name));
+  const wanted = Array.from({ length: cluster.spec.replicas }, (_, i) => initialReplicaName(cluster.metadata.name, cluster.metadata.uid ?? '', i));
+  return wanted
+    .filter((name) => !have.has(name))
+    .map((name) => ({
+      apiVersion: API_VERSION,
+      kind: 'PGReplica',
+      metadata: {
+        name,
+        namespace: cluster.metadata.namespace,
+        labels: { ...clusterLabels(cluster.metadata.name, cluster.spec.userLabels), [LABEL.instance]: name },
+        ownerReferences: [ownerRef(cluster)],
+      },
+      spec: { clusterName: cluster.metadata.name },
+    }));
+}

@@ -1,0 +1,66 @@
+/** Pure computation of a pgcluster's status from its actor's state and the latest observation. */
+import type { PgClusterStatus } from '../crd/pgcluster.ts';
+import type { ClusterContext } from '../machines/cluster.ts';
+import { stateName } from '../machines/cluster.ts';
+
+type Condition = NonNullable<PgClusterStatus['conditions']>[number];
+type Phase = NonNullable<PgClusterStatus['phase']>;
+
+/** The phase shown to users for a machine state; `previous` is kept while re-applying an unchanged spec. */
+export function phaseOf(state: string, context: ClusterContext, previous: Phase | undefined): Phase {
+  if (state === 'applying' || state === 'backingOff') {
+    if (context.appliedGeneration === 0 && previous === undefined) return 'Creating';
+    if (context.generation > context.appliedGeneration) return 'Updating';
+    return previous ?? 'Creating';
+  }
+  if (state === 'monitoring.ready') return 'Ready';
+  if (state === 'monitoring.degraded') return 'Degraded';
+  return previous === 'Ready' || previous === 'Degraded' ? previous : 'Creating';
+}
+
+function condition(type: string, ok: boolean, reason: string, message: string, previous: Condition[] | undefined, generation: number, now: string): Condition {
+  const status = ok ? 'True' : 'False';
+  const before = previous?.find((c) => c.type === type);
+  const lastTransitionTime = before && before.status === status ? before.lastTransitionTime : now;
+  return { type, status, reason, message, lastTransitionTime, observedGeneration: generation };
+}
+
+/** The next status: phase, actor state, conditions, instances and primary. */
+export function nextStatus(current: PgClusterStatus | undefined, value: unknown, context: ClusterContext, now = new Date().toISOString()): PgClusterStatus {
+  const state = stateName(value);
+  const phase = phaseOf(state, context, current?.phase);
+  const o = context.observation;
+  const instances = (o?.instances ?? []).map((i) => ({
+    name: i.name,
+    role: i.name === o?.primary ? ('primary' as const) : ('replica' as const),
+    ready: i.ready,
+    ...(i.node ? { node: i.node } : {}),
+    ...(i.podIP ? { podIP: i.podIP } : {}),
+    ...(i.pg ? { timeline: i.pg.timeline } : {}),
+    ...(i.lagBytes !== undefined ? { lagBytes: i.lagBytes } : {}),
+  }));
+  const readyCount = instances.filter((i) => i.ready).length;
+  const notReady = instances.filter((i) => !i.ready).map((i) => i.name);
+  const progressing = phase === 'Creating' || phase === 'Updating';
+  const gen = context.generation;
+  const conditions = [
+    condition('Ready', phase === 'Ready', phase === 'Ready' ? 'AllInstancesReady' : 'InstancesNotReady',
+      notReady.length ? `not ready: ${notReady.join(', ')}` : `${readyCount} of ${instances.length} instances ready`, current?.conditions, gen, now),
+    condition('Progressing', progressing, context.lastError ? 'ApplyFailed' : progressing ? phase : 'Stable',
+      context.lastError ?? (progressing ? `${phase.toLowerCase()} the cluster objects` : 'nothing to do'), current?.conditions, gen, now),
+    condition('Degraded', phase === 'Degraded', phase === 'Degraded' ? 'InstanceNotReady' : 'AsExpected',
+      phase === 'Degraded' ? `not ready: ${notReady.join(', ')}` : 'no instance is failing', current?.conditions, gen, now),
+  ];
+  return {
+    ...current,
+    phase,
+    state,
+    observedGeneration: context.appliedGeneration || current?.observedGeneration,
+    currentPrimary: o?.primary ?? current?.currentPrimary,
+    readyInstances: readyCount,
+    instances,
+    conditions,
+    pendingRestart: o?.instances.some((i) => i.pg?.pendingRestart) ?? false,
+    message: context.lastError,
+  };
+}

@@ -1,0 +1,23 @@
+/** Typed custom resources as read from the API server. */
+import type { V1ObjectMeta } from '@kubernetes/client-node';
+import type { PgClusterSpec, PgClusterStatus } from './pgcluster.ts';
+import type { PgReplicaSpec, PgReplicaStatus } from './pgreplica.ts';
+import type { PgTaskSpec } from './pgtask.ts';
+import type { z } from 'zod';
+import type { workStatus } from './common.ts';
+
+/** A custom resource with a typed spec and status. */
+export interface Resource<Spec, Status> {
+  apiVersion: string;
+  kind: string;
+  metadata: V1ObjectMeta & { name: string; namespace: string };
+  spec: Spec;
+  status?: Status;
+}
+
+/** A pgcluster. */
+export type PgClusterResource = Resource<PgClusterSpec, PgClusterStatus>;
+/** A pgreplica. */
+export type PgReplicaResource = Resource<PgReplicaSpec, PgReplicaStatus>;
+/** A pgtask. */
+export type PgTaskResource = Resource<PgTaskSpec, z.output<typeof workStatus>>;

@@ -1,0 +1,37 @@
+/**
+ * The operator process: takes the leader Lease, then runs the actor system until SIGTERM or SIGINT.
+ * Configuration: the kubeconfig from KUBECONFIG, ~/.kube/config or the pod's service account;
+ * PGO_OPERATOR_NAMESPACE (default: the pod's namespace, or pgo) holds the Lease.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { KubeConfig } from '@kubernetes/client-node';
+import { Supervisor } from './actors/supervisor.ts';
+import { acquireLease } from './k8s/lease.ts';
+
+const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
+const saFile = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+const namespace = process.env.PGO_OPERATOR_NAMESPACE ?? (existsSync(saFile) ? readFileSync(saFile, 'utf8').trim() : 'pgo');
+const identity = `${hostname()}-${process.pid}`;
+
+const kc = new KubeConfig();
+kc.loadFromDefault();
+log(`pg-operator ${identity} connecting to ${kc.getCurrentCluster()?.server}; waiting for the lease ${namespace}/pg-operator`);
+const leadership = await acquireLease(kc, namespace, 'pg-operator', identity, { log });
+log('leader: starting the cluster actors');
+const supervisor = new Supervisor(kc, log, (key, state) => log(`${key} -> ${state}`));
+await supervisor.start();
+log(`running ${supervisor.size} cluster actor(s)`);
+
+let stopping = false;
+async function shutdown(reason: string, code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log(`${reason}: stopping`);
+  supervisor.stop();
+  await leadership.release();
+  process.exit(code);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
+process.on('SIGINT', () => void shutdown('SIGINT', 0));
+void leadership.lost.then(() => shutdown('lost the lease', 1));

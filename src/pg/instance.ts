@@ -1,0 +1,85 @@
+/** Connections to one PostgreSQL instance (by pod IP) and the operator's queries against it. */
+import pg from 'pg';
+import { ALTER_SYSTEM_RESET_ALL, FORMAT_ALTER_SYSTEM, INSTANCE_STATE, RELOAD, REPLICATION_LAG } from './sql.ts';
+
+/** Where and how to reach an instance as the superuser. */
+export interface Endpoint {
+  host: string;
+  port: number;
+  password: string;
+}
+
+/** Health and WAL position of an instance. */
+export interface InstanceState {
+  inRecovery: boolean;
+  timeline: number;
+  currentLsn: string | null;
+  receivedLsn: string | null;
+  replayedLsn: string | null;
+  /** A changed parameter waits for a restart. */
+  pendingRestart: boolean;
+}
+
+/** Replication of one standby, seen from the primary. */
+export interface StandbyLag {
+  applicationName: string;
+  state: string;
+  syncState: string;
+  lagBytes: number;
+}
+
+/** Runs `work` with a short-lived superuser connection; connection errors say which instance failed. */
+export async function withInstance<T>(endpoint: Endpoint, work: (client: pg.Client) => Promise<T>, timeoutMs = 3000): Promise<T> {
+  const client = new pg.Client({
+    host: endpoint.host,
+    port: endpoint.port,
+    user: 'postgres',
+    password: endpoint.password,
+    database: 'postgres',
+    connectionTimeoutMillis: timeoutMs,
+    statement_timeout: timeoutMs,
+    query_timeout: timeoutMs + 500,
+    application_name: 'pg-operator',
+  });
+  client.on('error', () => undefined); // a dropped connection surfaces through the pending query
+  try {
+    await client.connect();
+  } catch (err) {
+    throw new Error(`connecting to ${endpoint.host}:${endpoint.port}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    return await work(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Reads whether the instance is in recovery, its timeline and LSNs. */
+export async function instanceState(client: pg.Client): Promise<InstanceState> {
+  type Row = { in_recovery: boolean; timeline: number; current_lsn: string | null; received_lsn: string | null; replayed_lsn: string | null; pending_restart: boolean };
+  const row = (await client.query<Row>(INSTANCE_STATE)).rows[0]!;
+  return {
+    inRecovery: row.in_recovery,
+    timeline: row.timeline,
+    currentLsn: row.current_lsn,
+    receivedLsn: row.received_lsn,
+    replayedLsn: row.replayed_lsn,
+    pendingRestart: row.pending_restart,
+  };
+}
+
+/** Reads the replication of every standby (on a primary). */
+export async function standbyLag(client: pg.Client): Promise<StandbyLag[]> {
+  const { rows } = await client.query<{ application_name: string; state: string; sync_state: string; lag_bytes: string | null }>(REPLICATION_LAG);
+  return rows.map((r) => ({ applicationName: r.application_name, state: r.state, syncState: r.sync_state, lagBytes: Number(r.lag_bytes ?? 0) }));
+}
+
+/** Makes postgresql.auto.conf hold exactly `parameters` and reloads (pendingRestart tells what waits for a restart). */
+export async function applyParameters(client: pg.Client, parameters: Record<string, string>): Promise<void> {
+  await client.query(ALTER_SYSTEM_RESET_ALL);
+  for (const [name, value] of Object.entries(parameters)) {
+    const { rows } = await client.query<{ sql: string }>(FORMAT_ALTER_SYSTEM, [name, value]);
+    await client.query(rows[0]!.sql);
+  }
+  await client.query(RELOAD);
+}

@@ -1,0 +1,33 @@
+/** SQL text used by the operator, in one place; identifiers go through `ident`, values are parameters. */
+
+/** Quotes an SQL identifier. */
+export function ident(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** Health and WAL position of an instance. */
+export const INSTANCE_STATE = `
+select pg_is_in_recovery() as in_recovery,
+       (select timeline_id from pg_control_checkpoint()) as timeline,
+       case when pg_is_in_recovery() then null else pg_current_wal_lsn() end as current_lsn,
+       pg_last_wal_receive_lsn() as received_lsn,
+       pg_last_wal_replay_lsn() as replayed_lsn,
+       exists (select 1 from pg_settings where pending_restart) as pending_restart`;
+
+/** Replication lag in bytes of each streaming standby, by application_name (the replica pod's name). */
+export const REPLICATION_LAG = `
+select application_name, state, sync_state,
+       pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint as lag_bytes
+  from pg_stat_replication`;
+
+/**
+ * Builds `ALTER SYSTEM SET name = value` with the server's own quoting (%I, %L): ALTER SYSTEM takes no bind
+ * parameters and cannot run in a transaction block, so the statement is formatted first, then executed.
+ */
+export const FORMAT_ALTER_SYSTEM = `select format('alter system set %I = %L', $1::text, $2::text) as sql`;
+
+/** Forgets every ALTER SYSTEM setting (the spec's parameters are then set again). */
+export const ALTER_SYSTEM_RESET_ALL = 'alter system reset all';
+
+/** Rereads the configuration files. */
+export const RELOAD = 'select pg_reload_conf()';
