@@ -8,7 +8,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { clusterSecrets } from '../cluster/builders.ts';
-import { CLEANUP_FINALIZER, KEEP_DATA_ANNOTATION, LABEL, clusterNames } from '../cluster/names.ts';
+import { CLEANUP_FINALIZER, LABEL, clusterNames } from '../cluster/names.ts';
 import type { InstanceObservation, Observation } from '../cluster/observation.ts';
 import { clusterInstances, desiredObjects, initialReplicas } from '../cluster/plan.ts';
 import { nextStatus } from '../cluster/status.ts';
@@ -99,10 +99,6 @@ export class ClusterActor {
   /** A changed pgcluster from the informer. */
   update(cluster: PgClusterResource): void {
     this.cluster = cluster;
-    if (cluster.metadata.deletionTimestamp) {
-      void this.finalize().catch((err: unknown) => this.deps.log(`${this.key}: finalizing: ${describeError(err)}`));
-      return;
-    }
     this.actor.send({ type: 'SPEC', generation: cluster.metadata.generation ?? 1 });
   }
 
@@ -171,25 +167,6 @@ export class ClusterActor {
     const current = await this.deps.clusters.get(namespace, name);
     current.metadata.finalizers = [...(current.metadata.finalizers ?? []), CLEANUP_FINALIZER];
     this.cluster = await this.deps.clusters.replace(current);
-  }
-
-  /** Deletion: keep the volumes when asked (drop their owner), then let Kubernetes collect the rest. */
-  private async finalize(): Promise<void> {
-    const { namespace, name } = this.cluster.metadata;
-    if (!this.cluster.metadata.finalizers?.includes(CLEANUP_FINALIZER)) return;
-    if (this.cluster.metadata.annotations?.[KEEP_DATA_ANNOTATION] === 'true') {
-      const claims = await this.core.listNamespacedPersistentVolumeClaim({ namespace, labelSelector: `${LABEL.cluster}=${name}` });
-      for (const claim of claims.items) {
-        await this.core.patchNamespacedPersistentVolumeClaim(
-          { namespace, name: claim.metadata!.name!, body: [{ op: 'remove', path: '/metadata/ownerReferences' }] },
-          setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
-        ).catch((err: unknown) => { if (httpStatus(err) !== 422) throw err; });
-      }
-      this.deps.events.record(this.cluster, 'Normal', 'DataKept', `kept ${claims.items.length} volume(s)`);
-    }
-    const current = await this.deps.clusters.get(namespace, name);
-    current.metadata.finalizers = (current.metadata.finalizers ?? []).filter((f) => f !== CLEANUP_FINALIZER);
-    await this.deps.clusters.replace(current);
   }
 
   private async password(): Promise<string> {

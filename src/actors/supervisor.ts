@@ -9,6 +9,7 @@ import { CustomResources, describeError } from '../k8s/custom.ts';
 import { EventRecorder } from '../k8s/events.ts';
 import { startInformer, type SharedInformer } from '../k8s/informer.ts';
 import { ClusterActor } from './cluster-actor.ts';
+import { finalizeCluster } from './finalize.ts';
 
 const keyOf = (o: { metadata?: { namespace?: string; name?: string } }) => `${o.metadata?.namespace}/${o.metadata?.name}`;
 
@@ -87,6 +88,11 @@ export class Supervisor {
 
   private upsert(cluster: PgClusterResource): void {
     const key = keyOf(cluster);
+    if (cluster.metadata.deletionTimestamp) {
+      this.remove(cluster);
+      finalizeCluster(this.kc, this.clusters, this.events, cluster).catch((err: unknown) => this.log(`${key}: finalizing: ${describeError(err)}`));
+      return;
+    }
     let actor = this.actors.get(key);
     if (!actor) {
       actor = new ClusterActor(cluster, {

@@ -1,0 +1,82 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { initialTransition, transition } from 'xstate';
+import type { Observation } from '../../src/cluster/observation.ts';
+import { clusterMachine, stateName, type ClusterEvent } from '../../src/machines/cluster.ts';
+
+const obs = (...ready: boolean[]): Observation => ({
+  primary: 'c',
+  instances: ready.map((r, i) => ({ name: i === 0 ? 'c' : `c-${i}`, ready: r })),
+});
+const applied = (generation: number) => ({ type: 'xstate.done.actor.0.cluster.applying', output: generation }) as unknown as ClusterEvent;
+const failed = { type: 'xstate.error.actor.0.cluster.applying', error: new Error('boom') } as unknown as ClusterEvent;
+
+/** Runs events from the initial state; returns the state name after each. */
+function run(input: { generation: number; appliedGeneration: number }, events: ClusterEvent[]) {
+  let [snapshot] = initialTransition(clusterMachine, input);
+  const states = [stateName(snapshot.value)];
+  for (const event of events) {
+    [snapshot] = transition(clusterMachine, snapshot, event);
+    states.push(stateName(snapshot.value));
+  }
+  return { states, context: snapshot.context };
+}
+
+const table: { name: string; input?: { generation: number; appliedGeneration: number }; events: ClusterEvent[]; states: string[] }[] = [
+  {
+    name: 'create: apply, wait for every instance, ready',
+    events: [applied(1), { type: 'OBSERVED', observation: obs(true, false) }, { type: 'OBSERVED', observation: obs(true, true) }],
+    states: ['applying', 'monitoring.initializing', 'monitoring.initializing', 'monitoring.ready'],
+  },
+  {
+    name: 'ready ⇄ degraded follows readiness',
+    events: [applied(1), { type: 'OBSERVED', observation: obs(true) }, { type: 'OBSERVED', observation: obs(false) }, { type: 'OBSERVED', observation: obs(true) }],
+    states: ['applying', 'monitoring.initializing', 'monitoring.ready', 'monitoring.degraded', 'monitoring.ready'],
+  },
+  {
+    name: 'an empty observation is not ready',
+    events: [applied(1), { type: 'OBSERVED', observation: { primary: 'c', instances: [] } }],
+    states: ['applying', 'monitoring.initializing', 'monitoring.initializing'],
+  },
+  {
+    name: 'a newer spec re-applies; the same generation does not',
+    events: [applied(1), { type: 'SPEC', generation: 1 }, { type: 'SPEC', generation: 2 }, applied(2)],
+    states: ['applying', 'monitoring.initializing', 'monitoring.initializing', 'applying', 'monitoring.initializing'],
+  },
+  {
+    name: 'a spec change during applying is applied next',
+    events: [{ type: 'SPEC', generation: 2 }, applied(1)],
+    states: ['applying', 'applying', 'applying'],
+  },
+  {
+    name: 'pgreplicas changing (REFRESH) re-applies',
+    events: [applied(1), { type: 'REFRESH' }],
+    states: ['applying', 'monitoring.initializing', 'applying'],
+  },
+  {
+    name: 'a failed apply backs off',
+    events: [failed],
+    states: ['applying', 'backingOff'],
+  },
+];
+
+for (const row of table) {
+  test(row.name, () => {
+    assert.equal(run(row.input ?? { generation: 1, appliedGeneration: 0 }, row.events).states, row.states);
+  });
+}
+
+test('failures count up and reset on success; lastError is kept for status', () => {
+  const { context } = run({ generation: 1, appliedGeneration: 0 }, [failed]);
+  assert.is(context.failures, 1);
+  assert.is(context.lastError, 'boom');
+  const after = run({ generation: 1, appliedGeneration: 0 }, [applied(1)]).context;
+  assert.is(after.failures, 0);
+  assert.is(after.appliedGeneration, 1);
+});
+
+test('a restarted actor for an applied spec still applies once (idempotent), then monitors', () => {
+  assert.equal(run({ generation: 3, appliedGeneration: 3 }, [applied(3)]).states, ['applying', 'monitoring.initializing']);
+});
+
+test.run();
