@@ -1,0 +1,151 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { AppsV1Api } from '@kubernetes/client-node';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { LABEL, KEEP_DATA_ANNOTATION, clusterNames } from '../../src/cluster/names.ts';
+import type { PgClusterResource, PgReplicaResource } from '../../src/crd/types.ts';
+import { API_VERSION } from '../../src/crd/resources.ts';
+import { CustomResources } from '../../src/k8s/custom.ts';
+import { localCluster, type LocalCluster } from '../harness/cluster.ts';
+import { startOperator, type OperatorProcess } from '../harness/operator.ts';
+import { waitFor } from '../harness/wait.ts';
+
+const run = promisify(execFile);
+interface Ctx {
+  c: LocalCluster;
+  ns: string;
+  op: OperatorProcess;
+  clusters: CustomResources<PgClusterResource>;
+  replicas: CustomResources<PgReplicaResource>;
+  apps: AppsV1Api;
+}
+const test = suite<Ctx>('operator on the local cluster');
+const logFile = '/tmp/pg-operator-e2e.log';
+
+const pgcluster = (ns: string, name: string, spec: Record<string, unknown>): PgClusterResource =>
+  ({ apiVersion: API_VERSION, kind: 'PGCluster', metadata: { name, namespace: ns }, spec }) as PgClusterResource;
+
+async function readyCluster(ctx: Ctx, name: string, instances: number, timeoutMs = 180_000): Promise<PgClusterResource> {
+  return waitFor(`${name} Ready with ${instances} instances`, async () => {
+    const c = await ctx.clusters.get(ctx.ns, name);
+    return c.status?.phase === 'Ready' && c.status.readyInstances === instances && c.status.instances?.length === instances ? c : undefined;
+  }, timeoutMs, 1000);
+}
+
+async function superuserPassword(ctx: Ctx, cluster: string): Promise<string> {
+  const s = await ctx.c.core.readNamespacedSecret({ namespace: ctx.ns, name: clusterNames(cluster).superuserSecret });
+  return Buffer.from(s.data!.password!, 'base64').toString();
+}
+
+async function psql(host: string, password: string, sql: string): Promise<string> {
+  const { stdout } = await run('psql', ['-X', '-Atc', sql, `host=${host} user=postgres dbname=postgres connect_timeout=3`], { env: { ...process.env, PGPASSWORD: password } });
+  return stdout.trim();
+}
+
+async function deploymentsOf(ctx: Ctx, cluster: string): Promise<string[]> {
+  const list = await ctx.apps.listNamespacedDeployment({ namespace: ctx.ns, labelSelector: `${LABEL.cluster}=${cluster}` });
+  return list.items.filter((d) => !d.metadata?.deletionTimestamp).map((d) => d.metadata!.name!).sort();
+}
+
+test.before(async (ctx) => {
+  ctx.c = localCluster();
+  ctx.ns = `op-${randomBytes(3).toString('hex')}`;
+  ctx.clusters = new CustomResources(ctx.c.kubeconfig, 'pgclusters');
+  ctx.replicas = new CustomResources(ctx.c.kubeconfig, 'pgreplicas');
+  ctx.apps = ctx.c.kubeconfig.makeApiClient(AppsV1Api);
+  await run('npx', ['--no-install', 'tsx', 'hack/install-crds.ts'], { env: { ...process.env, KUBECONFIG: ctx.c.kubeconfigPath } });
+  await ctx.c.core.createNamespace({ body: { metadata: { name: ctx.ns } } });
+  ctx.op = startOperator(ctx.c.kubeconfigPath, logFile);
+});
+
+test.after(async (ctx) => {
+  await ctx.op?.stop();
+  await ctx.c?.core.deleteNamespace({ name: ctx.ns }).catch(() => undefined);
+});
+
+test('a cluster with 2 replicas becomes Ready, one instance per node', async (ctx) => {
+  await ctx.clusters.createIfAbsent(pgcluster(ctx.ns, 'hippo', { replicas: 2 }));
+  const c = await readyCluster(ctx, 'hippo', 3);
+  assert.is(c.status?.currentPrimary, 'hippo');
+  const nodes = new Set(c.status!.instances!.map((i) => i.node));
+  assert.is(nodes.size, 3, `instances share nodes: ${[...nodes].join(',')}`);
+  const replicas = ctx.replicas.listAll().then((l) => l.items.filter((r) => r.metadata.namespace === ctx.ns));
+  assert.is((await replicas).length, 2);
+  assert.equal(await deploymentsOf(ctx, 'hippo'), ['hippo', ...(await replicas).map((r) => r.metadata.name)].sort());
+});
+
+test('a row written on the primary is read on both replicas', async (ctx) => {
+  const c = await ctx.clusters.get(ctx.ns, 'hippo');
+  const password = await superuserPassword(ctx, 'hippo');
+  const primary = c.status!.instances!.find((i) => i.role === 'primary')!;
+  const value = randomBytes(4).toString('hex');
+  await psql(primary.podIP!, password, `create table if not exists e2e(v text); insert into e2e values ('${value}')`);
+  for (const r of c.status!.instances!.filter((i) => i.role === 'replica')) {
+    assert.is(await psql(r.podIP!, password, 'select pg_is_in_recovery()'), 't');
+    await waitFor(`the row on ${r.name}`, async () => (await psql(r.podIP!, password, `select count(*) from e2e where v = '${value}'`)) === '1', 15_000);
+  }
+});
+
+test('parameters from the spec are applied to every instance', async (ctx) => {
+  const c = await ctx.clusters.get(ctx.ns, 'hippo');
+  c.spec.parameters = { work_mem: '12MB' };
+  await ctx.clusters.replace(c);
+  const password = await superuserPassword(ctx, 'hippo');
+  for (const i of c.status!.instances!) {
+    await waitFor(`work_mem on ${i.name}`, async () => (await psql(i.podIP!, password, 'show work_mem')) === '12MB', 60_000, 1000);
+  }
+});
+
+test('scale up to 3 replicas, then down to 1', async (ctx) => {
+  await ctx.replicas.createIfAbsent({ apiVersion: API_VERSION, kind: 'PGReplica', metadata: { name: 'hippo-xtra', namespace: ctx.ns }, spec: { clusterName: 'hippo' } } as PgReplicaResource);
+  await readyCluster(ctx, 'hippo', 4);
+  const replicas = (await ctx.replicas.listAll()).items.filter((r) => r.metadata.namespace === ctx.ns).map((r) => r.metadata.name);
+  for (const name of replicas.filter((n) => n !== 'hippo-xtra')) await ctx.replicas.delete(ctx.ns, name);
+  await readyCluster(ctx, 'hippo', 2);
+  await waitFor('2 Deployments', async () => (await deploymentsOf(ctx, 'hippo')).join() === 'hippo,hippo-xtra', 60_000, 1000);
+});
+
+test('node affinity: a required node name places the primary there; the replica elsewhere', async (ctx) => {
+  await ctx.clusters.createIfAbsent(pgcluster(ctx.ns, 'pinned', { replicas: 1, nodeAffinity: { nodeName: 'node3', type: 'required' } }));
+  const c = await readyCluster(ctx, 'pinned', 2);
+  assert.is(c.status!.instances!.find((i) => i.role === 'primary')!.node, 'node3');
+  assert.is.not(c.status!.instances!.find((i) => i.role === 'replica')!.node, 'node3');
+});
+
+test('the operator killed in the middle of a creation finishes it without duplicates', async (ctx) => {
+  await ctx.op.stop('SIGKILL');
+  ctx.op = startOperator(ctx.c.kubeconfigPath, logFile);
+  await ctx.clusters.createIfAbsent(pgcluster(ctx.ns, 'crash', { replicas: 2 }));
+  await waitFor('the first pgreplica of crash', async () => (await ctx.replicas.listAll()).items.some((r) => r.spec.clusterName === 'crash' && r.metadata.namespace === ctx.ns), 30_000, 50);
+  await ctx.op.stop('SIGKILL');
+  ctx.op = startOperator(ctx.c.kubeconfigPath, logFile);
+  await readyCluster(ctx, 'crash', 3);
+  const replicas = (await ctx.replicas.listAll()).items.filter((r) => r.spec.clusterName === 'crash' && r.metadata.namespace === ctx.ns);
+  assert.is(replicas.length, 2);
+  assert.is((await deploymentsOf(ctx, 'crash')).length, 3);
+});
+
+test('deleting a cluster removes its objects; keep-data keeps the volumes', async (ctx) => {
+  const kept = await ctx.clusters.get(ctx.ns, 'pinned');
+  kept.metadata.annotations = { ...kept.metadata.annotations, [KEEP_DATA_ANNOTATION]: 'true' };
+  await ctx.clusters.replace(kept);
+  await ctx.clusters.delete(ctx.ns, 'pinned');
+  await ctx.clusters.delete(ctx.ns, 'crash');
+  const left = async (cluster: string) => {
+    const sel = { namespace: ctx.ns, labelSelector: `${LABEL.cluster}=${cluster}` };
+    const [d, s, p, sec, cm] = await Promise.all([
+      ctx.apps.listNamespacedDeployment(sel), ctx.c.core.listNamespacedService(sel), ctx.c.core.listNamespacedPersistentVolumeClaim(sel),
+      ctx.c.core.listNamespacedSecret(sel), ctx.c.core.listNamespacedConfigMap(sel),
+    ]);
+    return { deployments: d.items.length, services: s.items.length, claims: p.items.filter((x) => !x.metadata?.deletionTimestamp).length, secrets: sec.items.length, configMaps: cm.items.length };
+  };
+  await waitFor('crash removed', async () => Object.values(await left('crash')).every((n) => n === 0), 90_000, 1000);
+  await waitFor('pinned removed but its volumes', async () => {
+    const l = await left('pinned');
+    return l.deployments === 0 && l.services === 0 && l.secrets === 0 && l.claims === 2;
+  }, 90_000, 1000);
+});
+
+test.run();
