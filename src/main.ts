@@ -21,7 +21,6 @@ const leadership = await acquireLease(kc, namespace, 'pg-operator', identity, { 
 log('leader: starting the cluster actors');
 const supervisor = new Supervisor(kc, log, (key, state) => log(`${key} -> ${state}`));
 await supervisor.start();
-log(`running ${supervisor.size} cluster actor(s)`);
 
 let stopping = false;
 async function shutdown(reason: string, code: number): Promise<void> {

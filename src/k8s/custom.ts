@@ -74,7 +74,7 @@ export class CustomResources<R extends Resource<unknown, unknown>> {
    * read, and a conflict (409) re-reads and recomputes. Writes nothing when the status is unchanged.
    * Resolves to the written object, or undefined when the resource is gone.
    */
-  async updateStatus(namespace: string, name: string, next: (current: R) => R['status']): Promise<R | undefined> {
+  async updateStatus(namespace: string, name: string, next: (current: R) => R['status'] | Promise<R['status']>): Promise<R | undefined> {
     for (let attempt = 0; ; attempt++) {
       let current: R;
       try {
@@ -83,7 +83,7 @@ export class CustomResources<R extends Resource<unknown, unknown>> {
         if (httpStatus(err) === 404) return undefined;
         throw err;
       }
-      const status = next(current);
+      const status = await next(current);
       if (isDeepStrictEqual(status, current.status)) return current;
       try {
         return (await this.api.replaceNamespacedCustomObjectStatus({ ...this.where(namespace), name, body: { ...current, status } })) as R;
