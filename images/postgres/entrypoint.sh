@@ -83,6 +83,7 @@ rm -f "$PGDATA/pgo-standby.conf"
 if [ "$role" = primary ]; then
   rm -f "$PGDATA/standby.signal"
 else
+  : "${PGO_PRIMARY_HOST:?PGO_PRIMARY_HOST is required: an existing data directory without PGO_ROLE=primary runs as a standby}"
   touch "$PGDATA/standby.signal"
   printf "primary_conninfo = 'host=%s port=%s user=replicator password=%s application_name=%s'\n" \
     "$PGO_PRIMARY_HOST" "$port" "$replication_password" "${HOSTNAME:-replica}" > "$PGDATA/pgo-standby.conf"

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, PatchStrategy, StorageV1Api, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { clusterSecrets } from '../cluster/builders.ts';
 import { CLEANUP_FINALIZER, LABEL, clusterNames } from '../cluster/names.ts';
@@ -43,11 +43,13 @@ export class ClusterActor {
   private cluster: PgClusterResource;
   private readonly actor: Actor<typeof clusterMachine>;
   private readonly core: CoreV1Api;
+  private readonly storage: StorageV1Api;
   private superuserPassword?: string;
   private observing = false;
   private timer?: NodeJS.Timeout;
   private lastState = '';
   private parametersApplied = -1;
+  private readonly reported = new Map<string, string>();
 
   constructor(
     cluster: PgClusterResource,
@@ -56,6 +58,7 @@ export class ClusterActor {
     this.cluster = cluster;
     this.key = `${cluster.metadata.namespace}/${cluster.metadata.name}`;
     this.core = deps.kc.makeApiClient(CoreV1Api);
+    this.storage = deps.kc.makeApiClient(StorageV1Api);
     const machine = clusterMachine.provide({
       actors: {
         applyObjects: fromPromise(async ({ input }: { input: { generation: number } }) => {
@@ -129,6 +132,8 @@ export class ClusterActor {
   private async applyObjects(generation: number): Promise<void> {
     const cluster = this.cluster;
     const { namespace, name } = cluster.metadata;
+    // Checked before anything is created, so an impossible spec leaves no half-built cluster behind.
+    await this.checkStorageClasses();
     await this.ensureFinalizer();
     for (const secret of clusterSecrets(cluster, () => randomBytes(18).toString('base64url'))) {
       try {
@@ -148,6 +153,19 @@ export class ClusterActor {
     }
     for (const obj of desiredObjects(cluster, existing)) await applyObject(this.deps.kc, obj);
     if (generation !== this.parametersApplied) await this.applyParametersToInstances(generation);
+  }
+
+  private async checkStorageClasses(): Promise<void> {
+    const { storage } = this.cluster.spec;
+    const wanted = Object.entries(storage).flatMap(([field, s]) => (s?.storageClass ? [[field, s.storageClass] as const] : []));
+    for (const [field, name] of wanted) {
+      try {
+        await this.storage.readStorageClass({ name });
+      } catch (err) {
+        if (httpStatus(err) !== 404) throw err;
+        throw new Error(`StorageClass "${name}" (spec.storage.${field}.storageClass) does not exist: create it or choose another one`);
+      }
+    }
   }
 
   private async applyParametersToInstances(generation: number): Promise<void> {
@@ -183,6 +201,7 @@ export class ClusterActor {
     this.observing = true;
     try {
       const observation = await this.observation();
+      this.reportProblems(observation);
       await this.labelRoles(observation);
       await this.promoteIfNeeded(observation);
       this.actor.send({ type: 'OBSERVED', observation });
@@ -206,6 +225,8 @@ export class ClusterActor {
         const pod = pods.find((p) => p.metadata?.labels?.[LABEL.instance] === instance.name);
         const o: InstanceObservation = { name: instance.name, ready: pod ? isReady(pod) : false };
         if (!pod) return o;
+        const unscheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable');
+        if (unscheduled) o.problem = `cannot be scheduled: ${unscheduled.message ?? 'no node fits'}`;
         Object.assign(o, { podName: pod.metadata?.name, podIP: pod.status?.podIP, node: pod.spec?.nodeName, roleLabel: pod.metadata?.labels?.[LABEL.role] });
         if (o.podIP && o.ready) o.pg = await withInstance(await endpoint(o.podIP), instanceState).catch(() => undefined);
         return o;
@@ -220,6 +241,17 @@ export class ClusterActor {
       }
     }
     return { primary, instances: observed };
+  }
+
+  /** One Warning Event per instance problem (again only if the problem changes). */
+  private reportProblems(o: Observation): void {
+    for (const i of o.instances) {
+      if (i.problem && this.reported.get(i.name) !== i.problem) {
+        this.deps.events.record(this.cluster, 'Warning', 'Unschedulable', `${i.name} ${i.problem}`);
+      }
+      if (i.problem) this.reported.set(i.name, i.problem);
+      else this.reported.delete(i.name);
+    }
   }
 
   /** Puts the role label on each pod: primary on the current primary's pod, replica on the others. */

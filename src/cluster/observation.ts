@@ -15,6 +15,8 @@ export interface InstanceObservation {
   pg?: InstanceState;
   /** Bytes of WAL the instance is behind the primary (replicas). */
   lagBytes?: number;
+  /** Why the instance cannot run, when Kubernetes says so (e.g. the scheduler's Unschedulable message). */
+  problem?: string;
 }
 
 /** The latest observation of a whole cluster. */

@@ -41,11 +41,13 @@ export function nextStatus(current: PgClusterStatus | undefined, value: unknown,
   }));
   const readyCount = instances.filter((i) => i.ready).length;
   const notReady = instances.filter((i) => !i.ready).map((i) => i.name);
+  const problems = (o?.instances ?? []).filter((i) => i.problem).map((i) => `${i.name} ${i.problem}`);
   const progressing = phase === 'Creating' || phase === 'Updating';
   const gen = context.generation;
   const conditions = [
-    condition('Ready', phase === 'Ready', phase === 'Ready' ? 'AllInstancesReady' : 'InstancesNotReady',
-      notReady.length ? `not ready: ${notReady.join(', ')}` : `${readyCount} of ${instances.length} instances ready`, current?.conditions, gen, now),
+    condition('Ready', phase === 'Ready', phase === 'Ready' ? 'AllInstancesReady' : problems.length ? 'Unschedulable' : 'InstancesNotReady',
+      problems.length ? problems.join('; ') : notReady.length ? `not ready: ${notReady.join(', ')}` : `${readyCount} of ${instances.length} instances ready`,
+      current?.conditions, gen, now),
     condition('Progressing', progressing, context.lastError ? 'ApplyFailed' : progressing ? phase : 'Stable',
       context.lastError ?? (progressing ? `${phase.toLowerCase()} the cluster objects` : 'nothing to do'), current?.conditions, gen, now),
     condition('Degraded', phase === 'Degraded', phase === 'Degraded' ? 'InstanceNotReady' : 'AsExpected',

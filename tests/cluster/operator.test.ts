@@ -8,7 +8,7 @@ import { LABEL, KEEP_DATA_ANNOTATION, clusterNames } from '../../src/cluster/nam
 import type { PgClusterResource, PgReplicaResource } from '../../src/crd/types.ts';
 import { API_VERSION } from '../../src/crd/resources.ts';
 import { CustomResources } from '../../src/k8s/custom.ts';
-import { localCluster, type LocalCluster } from '../harness/cluster.ts';
+import { deleteNamespace, localCluster, type LocalCluster } from '../harness/cluster.ts';
 import { startOperator, type OperatorProcess } from '../harness/operator.ts';
 import { waitFor } from '../harness/wait.ts';
 
@@ -61,8 +61,8 @@ test.before(async (ctx) => {
 });
 
 test.after(async (ctx) => {
+  if (ctx.c) await deleteNamespace(ctx.c, ctx.ns).catch((err: unknown) => console.error(String(err)));
   await ctx.op?.stop();
-  await ctx.c?.core.deleteNamespace({ name: ctx.ns }).catch(() => undefined);
 });
 
 test('a cluster with 2 replicas becomes Ready, one instance per node', async (ctx) => {
@@ -99,7 +99,7 @@ test('parameters from the spec are applied to every instance', async (ctx) => {
 });
 
 test('scale up to 3 replicas, then down to 1', async (ctx) => {
-  await ctx.replicas.createIfAbsent({ apiVersion: API_VERSION, kind: 'PGReplica', metadata: { name: 'hippo-xtra', namespace: ctx.ns }, spec: { clusterName: 'hippo' } } as PgReplicaResource);
+  await ctx.replicas.createIfAbsent({ apiVersion: API_VERSION, kind: 'PGReplica', metadata: { name: 'hippo-xtra', namespace: ctx.ns }, spec: { clusterName: 'hippo' } });
   await readyCluster(ctx, 'hippo', 4);
   const replicas = (await ctx.replicas.listAll()).items.filter((r) => r.metadata.namespace === ctx.ns).map((r) => r.metadata.name);
   for (const name of replicas.filter((n) => n !== 'hippo-xtra')) await ctx.replicas.delete(ctx.ns, name);
@@ -125,6 +125,43 @@ test('the operator killed in the middle of a creation finishes it without duplic
   const replicas = (await ctx.replicas.listAll()).items.filter((r) => r.spec.clusterName === 'crash' && r.metadata.namespace === ctx.ns);
   assert.is(replicas.length, 2);
   assert.is((await deploymentsOf(ctx, 'crash')).length, 3);
+});
+
+test('a StorageClass that does not exist: a clear condition and nothing half-built', async (ctx) => {
+  await ctx.clusters.createIfAbsent(pgcluster(ctx.ns, 'nostorage', { storage: { primary: { size: '1Gi', storageClass: 'does-not-exist' } } }));
+  const c = await waitFor('the ApplyFailed condition', async () => {
+    const x = await ctx.clusters.get(ctx.ns, 'nostorage');
+    return x.status?.conditions?.find((k) => k.type === 'Progressing' && k.reason === 'ApplyFailed') ? x : undefined;
+  }, 30_000, 500);
+  assert.match(c.status!.message!, /StorageClass "does-not-exist" \(spec\.storage\.primary\.storageClass\) does not exist/);
+  assert.equal(await deploymentsOf(ctx, 'nostorage'), []);
+  const secrets = await ctx.c.core.listNamespacedSecret({ namespace: ctx.ns, labelSelector: `${LABEL.cluster}=nostorage` });
+  assert.is(secrets.items.length, 0);
+  await ctx.clusters.delete(ctx.ns, 'nostorage');
+});
+
+const unschedulable = async (ctx: Ctx, name: string) =>
+  waitFor(`${name} reported Unschedulable`, async () => {
+    const x = await ctx.clusters.get(ctx.ns, name);
+    const ready = x.status?.conditions?.find((k) => k.type === 'Ready');
+    return ready?.reason === 'Unschedulable' ? ready.message : undefined;
+  }, 60_000, 1000);
+
+test('a node label no node has (required): an Unschedulable condition and a Warning event', async (ctx) => {
+  await ctx.clusters.createIfAbsent(pgcluster(ctx.ns, 'nolabel', { nodeAffinity: { nodeLabel: { key: 'pg-operator.dev/node', value: 'node9' }, type: 'required' } }));
+  assert.match(await unschedulable(ctx, 'nolabel'), /^nolabel cannot be scheduled: .*node affinity/);
+  const events = await ctx.c.core.listNamespacedEvent({ namespace: ctx.ns, fieldSelector: 'involvedObject.name=nolabel,reason=Unschedulable' });
+  assert.ok(events.items.length >= 1);
+  assert.is((await ctx.clusters.get(ctx.ns, 'nolabel')).status?.phase, 'Creating');
+  await ctx.clusters.delete(ctx.ns, 'nolabel');
+});
+
+test('more instances than nodes under required anti-affinity: the extra one is reported', async (ctx) => {
+  await ctx.clusters.createIfAbsent(pgcluster(ctx.ns, 'crowded', { replicas: 3, podAntiAffinity: 'required' }));
+  assert.match(await unschedulable(ctx, 'crowded'), /cannot be scheduled: .*anti-affinity/);
+  const c = await ctx.clusters.get(ctx.ns, 'crowded');
+  assert.is(c.status?.readyInstances, 3);
+  await ctx.clusters.delete(ctx.ns, 'crowded');
 });
 
 test('deleting a cluster removes its objects; keep-data keeps the volumes', async (ctx) => {

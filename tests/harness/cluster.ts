@@ -25,6 +25,24 @@ export interface LocalCluster {
   fault(...args: string[]): Promise<string>;
 }
 
+/**
+ * Deletes a namespace and waits until it is gone. Run it while the operator still runs: the pgclusters in
+ * it carry the operator's finalizer.
+ */
+export async function deleteNamespace(c: LocalCluster, namespace: string, timeoutMs = 120_000): Promise<void> {
+  await c.core.deleteNamespace({ name: namespace }).catch(() => undefined);
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      await c.core.readNamespace({ name: namespace });
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new Error(`namespace ${namespace} still exists after ${timeoutMs} ms`);
+}
+
 /** Brings the local cluster up when it is not (idempotent, quick when already up). */
 export function localCluster(): LocalCluster {
   execFileSync('bash', [join(hack, 'up.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
