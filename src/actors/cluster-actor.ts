@@ -182,9 +182,10 @@ export class ClusterActor {
   private async ensureFinalizer(): Promise<void> {
     if (this.cluster.metadata.finalizers?.includes(CLEANUP_FINALIZER)) return;
     const { namespace, name } = this.cluster.metadata;
-    const current = await this.deps.clusters.get(namespace, name);
-    current.metadata.finalizers = [...(current.metadata.finalizers ?? []), CLEANUP_FINALIZER];
-    this.cluster = await this.deps.clusters.replace(current);
+    const written = await this.deps.clusters.mutate(namespace, name, (c) => {
+      if (!c.metadata.finalizers?.includes(CLEANUP_FINALIZER)) c.metadata.finalizers = [...(c.metadata.finalizers ?? []), CLEANUP_FINALIZER];
+    });
+    if (written) this.cluster = written;
   }
 
   private async password(): Promise<string> {

@@ -2,7 +2,7 @@
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { CLEANUP_FINALIZER, KEEP_DATA_ANNOTATION, LABEL } from '../cluster/names.ts';
 import type { PgClusterResource } from '../crd/types.ts';
-import { httpStatus, type CustomResources } from '../k8s/custom.ts';
+import type { CustomResources } from '../k8s/custom.ts';
 import type { EventRecorder } from '../k8s/events.ts';
 
 /**
@@ -24,15 +24,7 @@ export async function finalizeCluster(kc: KubeConfig, clusters: CustomResources<
     }
     events.record(cluster, 'Normal', 'DataKept', `kept ${claims.items.length} volume claim(s)`);
   }
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const current = await clusters.get(namespace, name);
-      current.metadata.finalizers = (current.metadata.finalizers ?? []).filter((f) => f !== CLEANUP_FINALIZER);
-      await clusters.replace(current);
-      return;
-    } catch (err) {
-      if (httpStatus(err) === 404) return;
-      if (httpStatus(err) !== 409 || attempt >= 5) throw err;
-    }
-  }
+  await clusters.mutate(namespace, name, (c) => {
+    c.metadata.finalizers = (c.metadata.finalizers ?? []).filter((f) => f !== CLEANUP_FINALIZER);
+  });
 }

@@ -64,9 +64,26 @@ export class CustomResources<R extends Resource<unknown, unknown>> {
     }
   }
 
-  /** Replaces metadata (labels, annotations, finalizers) with the object's resourceVersion; 409 on conflict. */
+  /** Replaces the object as given (its resourceVersion makes a concurrent change fail with 409). */
   async replace(obj: R): Promise<R> {
     return (await this.api.replaceNamespacedCustomObject({ ...this.where(obj.metadata.namespace), name: obj.metadata.name, body: obj })) as R;
+  }
+
+  /**
+   * Reads the object, lets `change` edit it (metadata or spec) and writes it back, re-reading on conflicts.
+   * Resolves to the written object, or undefined when it is gone.
+   */
+  async mutate(namespace: string, name: string, change: (current: R) => void): Promise<R | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const current = await this.get(namespace, name);
+        change(current);
+        return await this.replace(current);
+      } catch (err) {
+        if (httpStatus(err) === 404) return undefined;
+        if (httpStatus(err) !== 409 || attempt >= 5) throw new Error(`updating ${this.plural} ${namespace}/${name}: ${describeError(err)}`, { cause: err });
+      }
+    }
   }
 
   /**

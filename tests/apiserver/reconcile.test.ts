@@ -58,9 +58,7 @@ test('a new pgcluster gets exactly its objects, a finalizer and a Creating statu
 test('passwords are generated once: re-applying keeps the Secrets', async ({ cp, clusters }) => {
   const core = cp.kubeconfig.makeApiClient(CoreV1Api);
   const before = (await core.readNamespacedSecret({ namespace: ns, name: 'hippo-postgres-secret' })).data?.password;
-  const c = await clusters.get(ns, 'hippo');
-  c.spec.parameters = { work_mem: '16MB' };
-  await clusters.replace(c);
+  await clusters.mutate(ns, 'hippo', (c) => (c.spec.parameters = { work_mem: '16MB' }));
   await waitFor('the new parameters in the ConfigMap', async () =>
     (await core.readNamespacedConfigMap({ namespace: ns, name: 'hippo-pgconf' })).data?.['postgresql.conf']?.includes("work_mem = '16MB'"),
   );

@@ -90,8 +90,7 @@ test('a row written on the primary is read on both replicas', async (ctx) => {
 
 test('parameters from the spec are applied to every instance', async (ctx) => {
   const c = await ctx.clusters.get(ctx.ns, 'hippo');
-  c.spec.parameters = { work_mem: '12MB' };
-  await ctx.clusters.replace(c);
+  await ctx.clusters.mutate(ctx.ns, 'hippo', (x) => (x.spec.parameters = { work_mem: '12MB' }));
   const password = await superuserPassword(ctx, 'hippo');
   for (const i of c.status!.instances!) {
     await waitFor(`work_mem on ${i.name}`, async () => (await psql(i.podIP!, password, 'show work_mem')) === '12MB', 60_000, 1000);
@@ -159,15 +158,17 @@ test('a node label no node has (required): an Unschedulable condition and a Warn
 test('more instances than nodes under required anti-affinity: the extra one is reported', async (ctx) => {
   await ctx.clusters.createIfAbsent(pgcluster(ctx.ns, 'crowded', { replicas: 3, podAntiAffinity: 'required' }));
   assert.match(await unschedulable(ctx, 'crowded'), /cannot be scheduled: .*anti-affinity/);
-  const c = await ctx.clusters.get(ctx.ns, 'crowded');
-  assert.is(c.status?.readyInstances, 3);
+  const c = await waitFor('the three that fit Ready', async () => {
+    const x = await ctx.clusters.get(ctx.ns, 'crowded');
+    return x.status?.readyInstances === 3 ? x : undefined;
+  }, 120_000, 1000);
+  assert.is(c.status?.phase, 'Creating');
+  assert.is(c.status?.conditions?.find((k) => k.type === 'Ready')?.reason, 'Unschedulable');
   await ctx.clusters.delete(ctx.ns, 'crowded');
 });
 
 test('deleting a cluster removes its objects; keep-data keeps the volumes', async (ctx) => {
-  const kept = await ctx.clusters.get(ctx.ns, 'pinned');
-  kept.metadata.annotations = { ...kept.metadata.annotations, [KEEP_DATA_ANNOTATION]: 'true' };
-  await ctx.clusters.replace(kept);
+  await ctx.clusters.mutate(ctx.ns, 'pinned', (x) => (x.metadata.annotations = { ...x.metadata.annotations, [KEEP_DATA_ANNOTATION]: 'true' }));
   await ctx.clusters.delete(ctx.ns, 'pinned');
   await ctx.clusters.delete(ctx.ns, 'crash');
   const left = async (cluster: string) => {
