@@ -17,6 +17,7 @@ import { applyObject } from '../k8s/apply.ts';
 import type { CustomResources} from '../k8s/custom.ts';
 import { describeError, httpStatus } from '../k8s/custom.ts';
 import type { EventRecorder } from '../k8s/events.ts';
+import { execInPod } from '../k8s/exec.ts';
 import { clusterMachine, stateName } from '../machines/cluster.ts';
 import { applyParameters, instanceState, standbyLag, withInstance, type Endpoint } from '../pg/instance.ts';
 
@@ -50,6 +51,7 @@ export class ClusterActor {
   private lastState = '';
   private parametersApplied = -1;
   private readonly reported = new Map<string, string>();
+  private readonly restarted = new Map<string, number>();
 
   constructor(
     cluster: PgClusterResource,
@@ -200,17 +202,24 @@ export class ClusterActor {
   private async observe(): Promise<void> {
     if (this.observing || this.cluster.metadata.deletionTimestamp) return;
     this.observing = true;
+    // A hung call must not stop observation for good: give up on this pass after 30 s.
+    const watchdog = setTimeout(() => {
+      this.deps.log(`${this.key}: an observation took over 30 s; starting a new one`);
+      this.observing = false;
+    }, 30_000);
     try {
       const observation = await this.observation();
       this.reportProblems(observation);
       await this.labelRoles(observation);
       await this.promoteIfNeeded(observation);
+      await this.restartIfPending(observation);
       this.actor.send({ type: 'OBSERVED', observation });
       await this.writeStatus();
       await this.writeReplicaStatuses(observation);
     } catch (err) {
       this.deps.log(`${this.key}: observing: ${describeError(err)}`);
     } finally {
+      clearTimeout(watchdog);
       this.observing = false;
     }
   }
@@ -242,6 +251,26 @@ export class ClusterActor {
       }
     }
     return { primary, instances: observed };
+  }
+
+  /**
+   * Parameters that need a restart: restarts one instance at a time, replicas before the primary, by
+   * stopping PostgreSQL in its container. The kubelet starts the container again in the same pod, so it
+   * keeps its role label and the primary stays the primary.
+   */
+  private async restartIfPending(o: Observation): Promise<void> {
+    if (this.parametersApplied !== this.actor.getSnapshot().context.appliedGeneration) return;
+    // One at a time: wait until every instance is back before the next, and give the kubelet a moment to
+    // notice the one just stopped.
+    const now = Date.now();
+    if (o.instances.some((i) => !i.ready) || [...this.restarted.values()].some((t) => now - t < 15_000)) return;
+    const pending = o.instances.filter((i) => i.pg?.pendingRestart && i.podName);
+    const next = pending.find((i) => i.name !== o.primary) ?? pending.find((i) => i.name === o.primary);
+    if (!next) return;
+    this.restarted.set(next.name, now);
+    // The exec ends with the container (exit 137 or a closed connection): both mean PostgreSQL stopped.
+    await execInPod(this.deps.kc, this.cluster.metadata.namespace, next.podName!, 'database', ['pg_ctl', '-D', '/pgdata/data', '-m', 'fast', 'stop']);
+    this.deps.events.record(this.cluster, 'Normal', 'Restarted', `restarted ${next.name} to apply parameters that need a restart`);
   }
 
   /** One Warning Event per instance problem (again only if the problem changes). */

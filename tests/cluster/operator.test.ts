@@ -97,6 +97,46 @@ test('parameters from the spec are applied to every instance', async (ctx) => {
   }
 });
 
+test('a parameter that needs a restart restarts the instances, replicas first; the primary stays primary', async (ctx) => {
+  await ctx.clusters.mutate(ctx.ns, 'hippo', (x) => (x.spec.parameters = { work_mem: '12MB', max_connections: '150' }));
+  const password = await superuserPassword(ctx, 'hippo');
+  const c = await waitFor('max_connections 150 everywhere', async () => {
+    const x = await ctx.clusters.get(ctx.ns, 'hippo');
+    if (x.status?.phase !== 'Ready' || x.status.pendingRestart !== false) return undefined;
+    for (const i of x.status.instances!) if ((await psql(i.podIP!, password, 'show max_connections').catch(() => '')) !== '150') return undefined;
+    return x;
+  }, 240_000, 2000);
+  const primary = c.status!.instances!.find((i) => i.role === 'primary')!;
+  assert.is(primary.name, 'hippo');
+  assert.is(await psql(primary.podIP!, password, 'select pg_is_in_recovery()'), 'f');
+  const events = await ctx.c.core.listNamespacedEvent({ namespace: ctx.ns, fieldSelector: 'involvedObject.name=hippo,reason=Restarted' });
+  const order = events.items.sort((a, b) => new Date(a.firstTimestamp!).getTime() - new Date(b.firstTimestamp!).getTime()).map((e) => e.message);
+  assert.is(order.length, 3, order.join('; '));
+  assert.match(order[2]!, /^restarted hippo /);
+});
+
+test('updating resources and labels rolls the pods; the primary comes back as the primary', async (ctx) => {
+  await ctx.clusters.mutate(ctx.ns, 'hippo', (x) => {
+    x.spec.resources = { requests: { cpu: '10m', memory: '64Mi' } };
+    x.spec.userLabels = { team: 'payments' };
+  });
+  const c = await waitFor('the rolled pods Ready', async () => {
+    const x = await ctx.clusters.get(ctx.ns, 'hippo');
+    if (x.status?.phase !== 'Ready' || x.status.observedGeneration !== x.metadata.generation) return undefined;
+    const pods = await ctx.c.core.listNamespacedPod({ namespace: ctx.ns, labelSelector: `${LABEL.cluster}=hippo,team=payments` });
+    const rolled = pods.items.filter((p) => p.spec?.containers[0]?.resources?.requests?.memory === '64Mi' && !p.metadata?.deletionTimestamp);
+    return rolled.length === 3 ? x : undefined;
+  }, 240_000, 2000);
+  const password = await superuserPassword(ctx, 'hippo');
+  const primary = c.status!.instances!.find((i) => i.role === 'primary')!;
+  assert.is(primary.name, 'hippo');
+  assert.is(await psql(primary.podIP!, password, 'select pg_is_in_recovery()'), 'f');
+  for (const r of c.status!.instances!.filter((i) => i.role === 'replica')) {
+    assert.is(await psql(r.podIP!, password, 'select pg_is_in_recovery()'), 't');
+    assert.is(await psql(r.podIP!, password, 'select count(*) > 0 from e2e'), 't');
+  }
+});
+
 test('scale up to 3 replicas, then down to 1', async (ctx) => {
   await ctx.replicas.createIfAbsent({ apiVersion: API_VERSION, kind: 'PGReplica', metadata: { name: 'hippo-xtra', namespace: ctx.ns }, spec: { clusterName: 'hippo' } });
   await readyCluster(ctx, 'hippo', 4);
