@@ -21,6 +21,7 @@ const c = localCluster();
 const ns = `bench-${randomBytes(3).toString('hex')}`;
 await run('npx', ['--no-install', 'tsx', 'hack/install-crds.ts'], { env: { ...process.env, KUBECONFIG: c.kubeconfigPath } });
 await c.core.createNamespace({ body: { metadata: { name: ns } } });
+process.env.PGO_MEMORY_LOG_MS = '5000';
 const op = startOperator(c.kubeconfigPath, '/tmp/pg-operator-bench.log');
 const clusters = new CustomResources<PgClusterResource>(c.kubeconfig, 'pgclusters');
 /** Median of 5 samples a second apart. */

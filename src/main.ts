@@ -22,6 +22,12 @@ log('leader: starting the cluster actors');
 const supervisor = new Supervisor(kc, log, (key, state) => log(`${key} -> ${state}`));
 await supervisor.start();
 
+// One line a minute on resource use, to spot growth per cluster.
+setInterval(() => {
+  const m = process.memoryUsage();
+  log(`memory: rss ${(m.rss / 2 ** 20).toFixed(0)} MiB, heap ${(m.heapUsed / 2 ** 20).toFixed(0)} MiB, external ${(m.external / 2 ** 20).toFixed(0)} MiB, ${supervisor.size} cluster actor(s)`);
+}, Number(process.env.PGO_MEMORY_LOG_MS ?? 60_000)).unref();
+
 let stopping = false;
 async function shutdown(reason: string, code: number): Promise<void> {
   if (stopping) return;
