@@ -4,25 +4,16 @@
  * Prints each run and the median. Usage: tsx bench/create.ts [runs=5]
  */
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { clusterNames } from '../src/cluster/names.ts';
 import { API_VERSION } from '../src/crd/resources.ts';
 import type { PgClusterResource } from '../src/crd/types.ts';
-import { CustomResources } from '../src/k8s/custom.ts';
-import { deleteNamespace, localCluster } from '../tests/harness/cluster.ts';
-import { startOperator } from '../tests/harness/operator.ts';
 import { waitFor } from '../tests/harness/wait.ts';
-import { median } from './lib.ts';
+import { median, startBench } from './lib.ts';
 
 const run = promisify(execFile);
 const runs = Number(process.argv[2] ?? 5);
-const c = localCluster();
-const ns = `bench-${randomBytes(3).toString('hex')}`;
-await run('npx', ['--no-install', 'tsx', 'hack/install-crds.ts'], { env: { ...process.env, KUBECONFIG: c.kubeconfigPath } });
-await c.core.createNamespace({ body: { metadata: { name: ns } } });
-const op = startOperator(c.kubeconfigPath, '/tmp/pg-operator-bench.log');
-const clusters = new CustomResources<PgClusterResource>(c.kubeconfig, 'pgclusters');
+const { c, ns, clusters, close } = await startBench('/tmp/pg-operator-bench.log');
 
 async function streaming(name: string, primaryIP: string): Promise<boolean> {
   const secret = await c.core.readNamespacedSecret({ namespace: ns, name: clusterNames(name).superuserSecret });
@@ -50,6 +41,5 @@ try {
   }
   console.log(`create 3-instance cluster → all Ready and streaming: median ${median(times).toFixed(1)} s over ${runs} runs (min ${Math.min(...times).toFixed(1)}, max ${Math.max(...times).toFixed(1)})`);
 } finally {
-  await deleteNamespace(c, ns, 600_000);
-  await op.stop();
+  await close();
 }
