@@ -9,8 +9,8 @@ import { CoreV1Api, PatchStrategy, StorageV1Api, setHeaderOptions, type KubeConf
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { clusterSecrets } from '../cluster/builders.ts';
 import { CLEANUP_FINALIZER, LABEL, clusterNames } from '../cluster/names.ts';
-import type { InstanceObservation, Observation } from '../cluster/observation.ts';
-import { clusterInstances, desiredObjects, initialReplicas } from '../cluster/plan.ts';
+import type { Observation } from '../cluster/observation.ts';
+import { desiredObjects, initialReplicas } from '../cluster/plan.ts';
 import { nextStatus } from '../cluster/status.ts';
 import type { PgClusterResource, PgReplicaResource } from '../crd/types.ts';
 import { applyObject } from '../k8s/apply.ts';
@@ -19,7 +19,8 @@ import { describeError, httpStatus } from '../k8s/custom.ts';
 import type { EventRecorder } from '../k8s/events.ts';
 import { execInPod } from '../k8s/exec.ts';
 import { clusterMachine, stateName } from '../machines/cluster.ts';
-import { applyParameters, instanceState, standbyLag, withInstance, type Endpoint } from '../pg/instance.ts';
+import { applyParameters, withInstance } from '../pg/instance.ts';
+import { observeCluster } from './observe.ts';
 
 /** What a cluster actor needs from the operator. */
 export interface ClusterActorDeps {
@@ -36,7 +37,9 @@ export interface ClusterActorDeps {
   onTransition?(key: string, state: string): void;
 }
 
-const isReady = (pod: V1Pod) => pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+/** Period of the observation timer (PGO_OBSERVE_MS, default 5 s). */
+const OBSERVE_MS = Number(process.env.PGO_OBSERVE_MS ?? 5000);
+
 
 /** The actor of one pgcluster. */
 export class ClusterActor {
@@ -47,6 +50,8 @@ export class ClusterActor {
   private readonly storage: StorageV1Api;
   private superuserPassword?: string;
   private observing = false;
+  /** A kick arrived during an observation: observe again right after it. */
+  private again = false;
   private timer?: NodeJS.Timeout;
   private lastState = '';
   private parametersApplied = -1;
@@ -86,7 +91,9 @@ export class ClusterActor {
   /** Starts the machine and the observation loop. */
   start(): void {
     this.actor.start();
-    this.timer = setInterval(() => void this.observe(), 2000);
+    // Pod changes kick an observation at once (see Supervisor); the timer only refreshes PostgreSQL's own
+    // view (LSNs, lag, pending restarts), so its period bounds staleness of those, not of readiness.
+    this.timer = setInterval(() => void this.observe(), OBSERVE_MS);
     void this.observe();
   }
 
@@ -200,8 +207,13 @@ export class ClusterActor {
 
   /** Observes the instances, fixes role labels, feeds the machine. One observation at a time. */
   private async observe(): Promise<void> {
-    if (this.observing || this.cluster.metadata.deletionTimestamp) return;
+    if (this.cluster.metadata.deletionTimestamp) return;
+    if (this.observing) {
+      this.again = true;
+      return;
+    }
     this.observing = true;
+    this.again = false;
     // A hung call must not stop observation for good: give up on this pass after 30 s.
     const watchdog = setTimeout(() => {
       this.deps.log(`${this.key}: an observation took over 30 s; starting a new one`);
@@ -222,35 +234,12 @@ export class ClusterActor {
       clearTimeout(watchdog);
       this.observing = false;
     }
+    if (this.again) void this.observe();
   }
 
-  private async observation(): Promise<Observation> {
+  private observation(): Promise<Observation> {
     const { namespace, name } = this.cluster.metadata;
-    const primary = this.cluster.status?.currentPrimary ?? name;
-    const pods = this.deps.pods(namespace, name).filter((p) => !p.metadata?.deletionTimestamp);
-    const instances = clusterInstances(this.cluster, [...this.deps.replicaList(namespace, name)]);
-    const endpoint = (ip: string): Promise<Endpoint> => this.password().then((password) => ({ host: ip, port: this.cluster.spec.port, password }));
-    const observed = await Promise.all(
-      instances.map(async (instance): Promise<InstanceObservation> => {
-        const pod = pods.find((p) => p.metadata?.labels?.[LABEL.instance] === instance.name);
-        const o: InstanceObservation = { name: instance.name, ready: pod ? isReady(pod) : false };
-        if (!pod) return o;
-        const unscheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable');
-        if (unscheduled) o.problem = `cannot be scheduled: ${unscheduled.message ?? 'no node fits'}`;
-        Object.assign(o, { podName: pod.metadata?.name, podIP: pod.status?.podIP, node: pod.spec?.nodeName, roleLabel: pod.metadata?.labels?.[LABEL.role] });
-        if (o.podIP && o.ready) o.pg = await withInstance(await endpoint(o.podIP), instanceState).catch(() => undefined);
-        return o;
-      }),
-    );
-    const p = observed.find((i) => i.name === primary);
-    if (p?.podIP && p.ready) {
-      const lags = await withInstance(await endpoint(p.podIP), standbyLag).catch(() => []);
-      for (const i of observed) {
-        const lag = lags.find((l) => l.applicationName === i.podName);
-        if (lag) i.lagBytes = lag.lagBytes;
-      }
-    }
-    return { primary, instances: observed };
+    return observeCluster(this.cluster, this.deps.pods(namespace, name), this.deps.replicaList(namespace, name), () => this.password());
   }
 
   /**
