@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the project's images without a registry and writes each as a docker-archive to
-# $PGO_CACHE/images/<name>.tar: a debootstrap bookworm base, pause, postgres and operator.
+# $PGO_CACHE/images/<name>.tar: a debootstrap bookworm base, pause, postgres, patroni and operator.
 # An image is rebuilt only when its inputs changed. Prints the image directory on stdout.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -43,6 +43,10 @@ bud pause localhost/pg-operator/pause:3.10 "$work/pause"
 # PostgreSQL.
 mkdir -p "$work/postgres"; cp "$root/images/postgres/entrypoint.sh" "$work/postgres/"
 bud postgres localhost/pg-operator/postgres:15 "$work/postgres" "${base_args[@]}" --build-arg "BASE_SUM=$(cat "$out/base.sum")"
+
+# Patroni: Debian's patroni with PostgreSQL 15, the baseline of bench/failover.ts.
+mkdir -p "$work/patroni"; cp "$root/images/patroni/entrypoint.sh" "$root/images/patroni/Dockerfile" "$work/patroni/"   # the Dockerfile too, so editing it rebuilds
+bud patroni localhost/pg-operator/patroni:dev "$work/patroni" "${base_args[@]}" --build-arg "BASE_SUM=$(cat "$out/base.sum")"
 
 # Operator: the Node.js binary from the npm registry, the sources and production dependencies.
 node_bin="$PGO_CACHE/node-v$node_version"
