@@ -1,0 +1,79 @@
+/**
+ * Failover benchmark: for each target (pg-operator, pg-operator-sync, patroni-default, patroni-tuned) and each
+ * fault of the primary (crash, freeze, pod-delete, node-stop, net-cut), under a continuous write load through
+ * the primary Service, measures RTO (fault → first acknowledged commit after it) and acknowledged commits
+ * lost, then prints one table. Runs on the local cluster; it injects node faults, so run it under the shared
+ * lock: flock /tmp/pgo-cluster.lock npx tsx bench/failover.ts [--runs 3] [--targets a,b] [--faults a,b]
+ *   [--recovery 90] (seconds before a run counts as "no recovery")
+ */
+import { parseArgs } from 'node:util';
+import { localCluster } from '../tests/harness/cluster.ts';
+import { PATRONI_DEFAULT, PATRONI_TUNED } from './patroni/manifests.ts';
+import { FAULTS, type Fault } from './failover/faults.ts';
+import { OperatorHost, operatorTarget } from './failover/operator-target.ts';
+import { patroniTarget } from './failover/patroni-target.ts';
+import { runOnce, type RunResult } from './failover/run.ts';
+import { formatTable, type Row } from './failover/table.ts';
+import type { Target } from './failover/target.ts';
+
+const operator = new OperatorHost('/tmp/pg-operator-bench-failover.log');
+const TARGETS: Record<string, () => Target> = {
+  'pg-operator': () => operatorTarget('pg-operator', operator, false),
+  'pg-operator-sync': () => operatorTarget('pg-operator-sync', operator, true),
+  'patroni-default': () => patroniTarget('patroni-default', PATRONI_DEFAULT),
+  'patroni-tuned': () => patroniTarget('patroni-tuned', PATRONI_TUNED),
+};
+
+const { values: opts } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '3' },
+    targets: { type: 'string', default: Object.keys(TARGETS).join(',') },
+    faults: { type: 'string', default: FAULTS.join(',') },
+    recovery: { type: 'string', default: '90' },
+  },
+});
+const runs = Number(opts.runs);
+const targetNames = opts.targets.split(',');
+const faults = opts.faults.split(',') as Fault[];
+for (const t of targetNames) if (!TARGETS[t]) throw new Error(`unknown target ${t} (known: ${Object.keys(TARGETS).join(', ')})`);
+for (const f of faults) if (!FAULTS.includes(f)) throw new Error(`unknown fault ${f} (known: ${FAULTS.join(', ')})`);
+const limits = { recoveryMs: Number(opts.recovery) * 1000, healthyMs: 240_000 };
+
+const c = localCluster();
+const rows: Row[] = [];
+const describe = (r: RunResult) =>
+  `${r.rtoMs === undefined ? 'no recovery' : `RTO ${(r.rtoMs / 1000).toFixed(2)} s`}, ${r.acked} acked, lost ${r.lost ?? '?'}, primary ${r.from} → ${r.to ?? '?'}${r.unhealthy ? ` (${r.unhealthy})` : ''}`;
+try {
+  for (const name of targetNames) {
+    const target = TARGETS[name]!();
+    console.log(`${name}: deploying in ${target.namespace}`);
+    try {
+      await target.deploy(c);
+      for (const fault of faults) {
+        const row: Row = { target: name, fault, runs: [] };
+        rows.push(row);
+        for (let i = 1; i <= runs; i++) {
+          let result: RunResult;
+          try {
+            result = await runOnce(c, target, fault, limits);
+          } catch (err) {
+            console.log(`  ${fault} #${i}: failed: ${err instanceof Error ? err.message : String(err)}`);
+            result = { acked: 0, from: '?', unhealthy: String(err) };
+          }
+          row.runs.push(result);
+          if (result.rtoMs !== undefined || !result.unhealthy) console.log(`  ${fault} #${i}: ${describe(result)}`);
+          if (result.unhealthy) {
+            console.log(`  ${name}: redeploying after an unhealthy run`);
+            await target.teardown(c);
+            await target.deploy(c);
+          }
+        }
+      }
+    } finally {
+      await target.teardown(c).catch((err: unknown) => console.error(`teardown of ${name}: ${String(err)}`));
+    }
+  }
+} finally {
+  await operator.stop();
+  console.log(`\n${formatTable(rows)}`);
+}

@@ -1,0 +1,26 @@
+/** The benchmark's one table: target × fault → median RTO, min/max, lost acknowledged commits. */
+import { median } from '../lib.ts';
+import type { RunResult } from './run.ts';
+
+/** One row of results. */
+export interface Row {
+  target: string;
+  fault: string;
+  runs: RunResult[];
+}
+
+const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** Formats the rows as an aligned text table (a Markdown table, so it can be pasted as is). */
+export function formatTable(rows: Row[]): string {
+  const header = ['target', 'fault', 'recovered', 'median RTO', 'min', 'max', 'lost acked commits (per run)'];
+  const body = rows.map(({ target, fault, runs }) => {
+    const rtos = runs.flatMap((r) => (r.rtoMs === undefined ? [] : [r.rtoMs]));
+    const lost = runs.map((r) => (r.lost === undefined ? '?' : String(r.lost))).join(', ');
+    if (!rtos.length) return [target, fault, `0/${runs.length}`, 'no recovery', '-', '-', lost];
+    return [target, fault, `${rtos.length}/${runs.length}`, s(median(rtos)), s(Math.min(...rtos)), s(Math.max(...rtos)), lost];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((x, i) => x.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
+}
