@@ -1,0 +1,80 @@
+/** What route handlers get: Kubernetes clients, the access store, the request's user and validated input. */
+import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { PgClusterResource, PgReplicaResource, PgTaskResource, Resource } from '../../crd/types.ts';
+import { GROUP, VERSION, type ResourcePlural } from '../../crd/resources.ts';
+import type { PgPolicySpec } from '../../crd/pgpolicy.ts';
+import { CustomResources, describeError, httpStatus } from '../../k8s/custom.ts';
+import { ApiError } from '../errors.ts';
+import type { AccessStore } from '../auth/store.ts';
+import type { Principal } from '../permissions.ts';
+import type { RouteId } from '../routes.ts';
+
+/** A pgpolicy. */
+export type PgPolicyResource = Resource<PgPolicySpec, { appliedTo?: string[]; message?: string }>;
+
+/** Shared clients. */
+export class Deps {
+  readonly core: CoreV1Api;
+  readonly discovery: DiscoveryV1Api;
+  readonly custom: CustomObjectsApi;
+  readonly clusters: CustomResources<PgClusterResource>;
+  readonly replicas: CustomResources<PgReplicaResource>;
+  readonly tasks: CustomResources<PgTaskResource>;
+  readonly policies: CustomResources<PgPolicyResource>;
+  constructor(
+    readonly kc: KubeConfig,
+    readonly access: AccessStore,
+    readonly log: (line: string) => void,
+  ) {
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.discovery = kc.makeApiClient(DiscoveryV1Api);
+    this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.clusters = new CustomResources(kc, 'pgclusters');
+    this.replicas = new CustomResources(kc, 'pgreplicas');
+    this.tasks = new CustomResources(kc, 'pgtasks');
+    this.policies = new CustomResources(kc, 'pgpolicies');
+  }
+
+  /** Lists one kind of custom resource in a namespace, optionally by label selector (a bad selector is a 400). */
+  async list<R>(plural: ResourcePlural, namespace: string, labelSelector?: string): Promise<R[]> {
+    try {
+      const res = (await this.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, labelSelector })) as { items: R[] };
+      return res.items;
+    } catch (err) {
+      if (httpStatus(err) === 400) throw new ApiError(400, `invalid selector: ${describeError(err)}`, ['query.selector'], { cause: err });
+      throw err;
+    }
+  }
+
+  /** Reads a pgcluster or answers 404. */
+  async cluster(namespace: string, name: string): Promise<PgClusterResource> {
+    return orNotFound(this.clusters.get(namespace, name), `cluster ${namespace}/${name}`);
+  }
+}
+
+/** Awaits `p`, turning a Kubernetes 404 into an API 404 naming `what`. */
+export async function orNotFound<T>(p: Promise<T>, what: string): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    if (httpStatus(err) === 404) throw new ApiError(404, `${what} not found`, undefined, { cause: err });
+    throw err;
+  }
+}
+
+/** A validated request. */
+export interface Request {
+  user: Principal;
+  params: Record<string, string>;
+  query: Record<string, unknown>;
+  body: Record<string, unknown>;
+}
+
+/** A handler's answer: a body, and optionally a status other than 200. */
+export type Reply = { status?: number; body: unknown };
+
+/** A route handler. */
+export type Handler = (deps: Deps, req: Request) => Promise<Reply>;
+
+/** Handlers keyed by route id. */
+export type HandlerTable = Partial<Record<RouteId, Handler>>;

@@ -1,0 +1,371 @@
+/**
+ * Request and response shapes of the API, in zod: the server validates with them, the CLI builds its
+ * requests and reads the answers with them, and the OpenAPI document is generated from them.
+ * Pure (zod only), so the CLI loads it without the Kubernetes client.
+ */
+import { z } from 'zod';
+import { affinityType, dnsLabel, podAntiAffinityType, quantity, serviceType } from '../crd/common.ts';
+import { pgParameters } from '../crd/pgcluster.ts';
+import { ALL_PERMISSIONS, isPermission } from './permissions.ts';
+
+/** A resource name: a DNS-1123 label. Rejects path separators, dots, quotes and SQL. */
+export const name = dnsLabel;
+
+/** A generated object name (tasks): a DNS-1123 subdomain without dots, up to 253 characters. */
+export const objectName = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be lower-case letters, digits and '-', e.g. 'hippo-failover-x7k2'");
+
+/** A PostgreSQL role or database name; plain identifiers only, so no quoting games reach SQL. */
+export const sqlName = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[a-z_][a-z0-9_]*$/, "must be a lower-case SQL identifier (letters, digits, '_'), e.g. 'userdb'");
+
+// Labels under these prefixes are the operator's own (selection of primaries, ownership): a user
+// label must not be able to move a pod into the primary Service or hide an object from the operator.
+const reservedPrefixes = ['pg-operator.dev/', 'app.kubernetes.io/'];
+
+/** A Kubernetes label key the user may set. */
+export const labelKey = z
+  .string()
+  .max(253)
+  .regex(/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, "must be a label key, e.g. 'env' or 'example.com/team'")
+  .refine((k) => !reservedPrefixes.some((p) => k.startsWith(p)), { message: `is reserved (${reservedPrefixes.join(', ')} belong to the operator)` });
+
+/** A Kubernetes label value. */
+export const labelValue = z
+  .string()
+  .max(63)
+  .regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/, "must be a label value: letters, digits, '-', '_', '.', e.g. 'prod'");
+
+/** A label selector as kubectl takes it (`env=prod,tier!=db`, `env in (a,b)`). */
+export const selector = z
+  .string()
+  .min(1)
+  .max(1000)
+  .regex(/^[A-Za-z0-9_./=!,()\- ]+$/, "must be a label selector, e.g. 'env=prod'");
+
+/** A boolean in a query string (`true` or `false`). */
+export const queryBool = z
+  .enum(['true', 'false'])
+  .transform((v) => v === 'true')
+  .optional();
+
+/** A permission name or `*`. */
+export const permissionName = z.string().refine(isPermission, { message: `must be a v4 permission name (e.g. ShowCluster) or '${ALL_PERMISSIONS}'` });
+
+const nodeLabel = z.strictObject({ key: labelKeyAny(), value: labelValue });
+function labelKeyAny() {
+  return z.string().min(1).max(253).regex(/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, 'must be a node label key');
+}
+const image = z.string().min(1).max(512).regex(/^[A-Za-z0-9][A-Za-z0-9._\-/:@]*$/, 'must be a container image reference');
+
+// ---- requests ----
+
+/** `pgo create cluster`. */
+export const clusterCreateBody = z.strictObject({
+  name,
+  replicaCount: z.int().min(0).max(9).default(0).describe('replicas created with the cluster (--replica-count)'),
+  image: image.optional().describe('PostgreSQL image (--ccp-image)'),
+  pvcSize: quantity.optional().describe('size of the data volume (--pvc-size)'),
+  replicaPvcSize: quantity.optional(),
+  storageClass: name.optional(),
+  cpu: quantity.optional(),
+  memory: quantity.optional(),
+  cpuLimit: quantity.optional(),
+  memoryLimit: quantity.optional(),
+  nodeLabel: nodeLabel.optional().describe('--node-label key=value'),
+  nodeAffinityType: affinityType.optional(),
+  podAntiAffinity: podAntiAffinityType.optional(),
+  serviceType: serviceType.optional(),
+  labels: z.record(labelKey, labelValue).optional(),
+  database: sqlName.optional(),
+  username: sqlName.optional(),
+  disableAutofail: z.boolean().optional(),
+  syncReplication: z.boolean().optional(),
+  shutdown: z.boolean().optional(),
+  policies: z.array(name).max(50).optional(),
+  parameters: pgParameters.optional(),
+});
+
+/** `pgo update cluster`. */
+export const clusterUpdateBody = z
+  .strictObject({
+    disableAutofail: z.boolean().optional(),
+    shutdown: z.boolean().optional(),
+    parameters: pgParameters.optional().describe('merged into spec.parameters'),
+    cpu: quantity.optional(),
+    memory: quantity.optional(),
+    cpuLimit: quantity.optional(),
+    memoryLimit: quantity.optional(),
+    serviceType: serviceType.optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, { message: 'nothing to update: give at least one setting' });
+
+/** `pgo delete cluster`, `pgo scaledown --target`. */
+export const keepDataQuery = z.strictObject({ keepData: queryBool });
+
+/** `pgo show cluster --selector`. */
+export const listQuery = z.strictObject({ selector: selector.optional() });
+
+/** `pgo scale`. */
+export const scaleBody = z.strictObject({
+  replicaCount: z.int().min(1).max(9).default(1),
+  pvcSize: quantity.optional(),
+  storageClass: name.optional(),
+  nodeLabel: nodeLabel.optional(),
+  nodeAffinityType: affinityType.optional(),
+  serviceType: serviceType.optional(),
+});
+
+/** `pgo failover --target` (no target: a switchover to the best replica). */
+export const failoverBody = z.strictObject({ target: name.optional() });
+
+/** `pgo label`. */
+export const labelBody = z.strictObject({
+  labels: z.record(labelKey, labelValue).refine((l) => Object.keys(l).length > 0, { message: 'give at least one label' }),
+  dryRun: z.boolean().optional(),
+});
+
+/** `pgo delete label`. */
+export const unlabelQuery = z.strictObject({ keys: z.string().min(1).max(2000) });
+
+/** `pgo show user`. */
+export const userShowQuery = z.strictObject({ showSecrets: queryBool, showSystemAccounts: queryBool });
+
+/** `pgo create user` (not implemented yet). */
+export const userCreateBody = z.strictObject({
+  username: sqlName,
+  password: z.string().min(1).max(256).optional(),
+  passwordLength: z.int().min(8).max(128).optional(),
+  validDays: z.int().min(1).max(36500).optional(),
+  managed: z.boolean().optional(),
+});
+
+/** `pgo update user` (not implemented yet). */
+export const userUpdateBody = z.strictObject({
+  username: sqlName,
+  password: z.string().min(1).max(256).optional(),
+  passwordLength: z.int().min(8).max(128).optional(),
+  validDays: z.int().min(1).max(36500).optional(),
+  rotatePassword: z.boolean().optional(),
+  disableLogin: z.boolean().optional(),
+  enableLogin: z.boolean().optional(),
+});
+
+/** `pgo delete user` (not implemented yet). */
+export const userDeleteQuery = z.strictObject({ username: sqlName });
+
+/** `pgo backup`. */
+export const backupBody = z.strictObject({
+  backupType: z.enum(['pgbackrest', 'pgdump']).default('pgbackrest'),
+  backupOpts: z.string().max(1000).optional(),
+  database: sqlName.optional(),
+});
+
+/** `pgo restore`. */
+export const restoreBody = z.strictObject({
+  backupType: z.enum(['pgbackrest', 'pgdump']).default('pgbackrest'),
+  pitrTarget: z.string().max(100).optional(),
+  backupOpts: z.string().max(1000).optional(),
+  nodeLabel: nodeLabel.optional(),
+});
+
+/** `pgo upgrade`. */
+export const upgradeBody = z.strictObject({ image: image.optional(), ignoreValidation: z.boolean().optional() });
+
+/** `pgo load`. */
+export const loadBody = z.strictObject({
+  clusters: z.array(name).max(100).optional(),
+  selector: selector.optional(),
+  loadConfig: z.record(z.string().max(100), z.string().max(1000)).optional(),
+  policies: z.array(name).max(50).optional(),
+});
+
+/** `pgo create pgouser`. */
+export const pgouserCreateBody = z
+  .strictObject({
+    name,
+    password: z.string().min(8, 'must be at least 8 characters').max(256),
+    roles: z.array(name).min(1).max(20),
+    namespaces: z.array(name).max(200).default([]),
+    allNamespaces: z.boolean().default(false),
+  })
+  .refine((b) => b.allNamespaces !== b.namespaces.length > 0, { message: 'give either namespaces or allNamespaces', path: ['namespaces'] });
+
+/** `pgo update pgouser`. */
+export const pgouserUpdateBody = z
+  .strictObject({
+    password: z.string().min(8, 'must be at least 8 characters').max(256).optional(),
+    roles: z.array(name).min(1).max(20).optional(),
+    namespaces: z.array(name).max(200).optional(),
+    allNamespaces: z.boolean().optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, { message: 'nothing to update' });
+
+/** `pgo create pgorole`. */
+export const pgoroleCreateBody = z.strictObject({ name, permissions: z.array(permissionName).min(1).max(100) });
+
+/** `pgo update pgorole`. */
+export const pgoroleUpdateBody = z.strictObject({ permissions: z.array(permissionName).min(1).max(100) });
+
+/** `pgo create policy`. */
+export const policyCreateBody = z.strictObject({ name, sql: z.string().min(1).max(900_000), database: sqlName.optional() });
+
+/** `pgo apply`. */
+export const policyApplyBody = z.strictObject({ selector: selector.optional(), clusters: z.array(name).max(100).optional(), dryRun: z.boolean().optional() });
+
+/** `pgo watch` / WebSocket /events. */
+export const eventsQuery = z.strictObject({ namespace: name, cluster: name.optional() });
+
+// ---- responses ----
+
+/** Every error answer. */
+export const errorBody = z.object({ error: z.object({ status: z.int(), message: z.string(), fields: z.array(z.string()).optional() }) });
+
+/** A plain confirmation. */
+export const messageResult = z.object({ message: z.string() });
+
+/** `pgo version`. */
+export const versionResult = z.object({ serverVersion: z.string(), apiVersion: z.string() });
+
+/** One instance of a cluster. */
+export const instanceInfo = z.object({
+  name: z.string(),
+  role: z.string(),
+  ready: z.boolean(),
+  node: z.string().optional(),
+  podIP: z.string().optional(),
+  timeline: z.int().optional(),
+  lagBytes: z.int().optional(),
+});
+
+/** A cluster as `pgo show cluster` prints it. */
+export const clusterInfo = z.object({
+  name: z.string(),
+  namespace: z.string(),
+  phase: z.string().optional(),
+  state: z.string().optional(),
+  message: z.string().optional(),
+  currentPrimary: z.string().optional(),
+  image: z.string(),
+  replicas: z.array(z.string()),
+  readyInstances: z.int().optional(),
+  instances: z.array(instanceInfo),
+  services: z.array(z.object({ name: z.string(), type: z.string(), clusterIP: z.string().optional() })),
+  storage: z.object({ primary: z.string(), replica: z.string() }),
+  resources: z.object({ cpu: z.string().optional(), memory: z.string().optional(), cpuLimit: z.string().optional(), memoryLimit: z.string().optional() }),
+  labels: z.record(z.string(), z.string()),
+  disableAutofail: z.boolean(),
+  shutdown: z.boolean(),
+  created: z.string().optional(),
+});
+
+/** `pgo show cluster` (list). */
+export const clusterList = z.object({ clusters: z.array(clusterInfo) });
+
+/** A pgtask: the id of a long operation and its progress. */
+export const taskInfo = z.object({
+  name: z.string(),
+  namespace: z.string(),
+  type: z.string(),
+  cluster: z.string(),
+  target: z.string().optional(),
+  phase: z.string().optional(),
+  message: z.string().optional(),
+  startTime: z.string().optional(),
+  completionTime: z.string().optional(),
+});
+
+/** `pgo scale`. */
+export const scaleResult = z.object({ cluster: z.string(), created: z.array(z.string()) });
+
+/** A replica that could be removed or promoted. */
+export const replicaCandidate = z.object({ name: z.string(), ready: z.boolean(), node: z.string().optional(), lagBytes: z.int().optional(), timeline: z.int().optional() });
+
+/** `pgo scaledown --query`, `pgo failover --query`. */
+export const candidateList = z.object({ cluster: z.string(), primary: z.string().optional(), replicas: z.array(replicaCandidate) });
+
+/** `pgo test`. */
+export const testResult = z.object({
+  cluster: z.string(),
+  services: z.array(z.object({ name: z.string(), role: z.string(), address: z.string().optional(), up: z.boolean() })),
+  instances: z.array(z.object({ name: z.string(), role: z.string(), pod: z.string().optional(), up: z.boolean(), error: z.string().optional() })),
+});
+
+/** `pgo df`. */
+export const dfResult = z.object({
+  cluster: z.string(),
+  instances: z.array(
+    z.object({
+      name: z.string(),
+      role: z.string(),
+      pod: z.string().optional(),
+      up: z.boolean(),
+      databaseBytes: z.number().optional(),
+      capacityBytes: z.number().optional(),
+      error: z.string().optional(),
+    }),
+  ),
+});
+
+/** `pgo reload`. */
+export const reloadResult = z.object({ cluster: z.string(), reloaded: z.array(z.string()), failed: z.array(z.object({ name: z.string(), error: z.string() })) });
+
+/** `pgo label`. */
+export const labelResult = z.object({ cluster: z.string(), labels: z.record(z.string(), z.string()), dryRun: z.boolean() });
+
+/** `pgo status`. */
+export const statusResult = z.object({
+  namespace: z.string(),
+  databases: z.int(),
+  claims: z.int(),
+  totalVolumeSize: z.string(),
+  images: z.record(z.string(), z.int()),
+  notReady: z.array(z.string()),
+  labels: z.array(z.object({ label: z.string(), count: z.int() })),
+});
+
+/** `pgo show user`. */
+export const userList = z.object({
+  cluster: z.string(),
+  users: z.array(z.object({ username: z.string(), secret: z.string(), system: z.boolean(), password: z.string().optional() })),
+});
+
+/** A pgouser (never with its password or hash). */
+export const pgouserInfo = z.object({ name: z.string(), roles: z.array(z.string()), namespaces: z.array(z.string()), allNamespaces: z.boolean() });
+/** A list of pgousers. */
+export const pgouserList = z.object({ pgousers: z.array(pgouserInfo) });
+/** A pgorole. */
+export const pgoroleInfo = z.object({ name: z.string(), permissions: z.array(z.string()) });
+/** A list of pgoroles. */
+export const pgoroleList = z.object({ pgoroles: z.array(pgoroleInfo) });
+/** A pgpolicy. */
+export const policyInfo = z.object({ name: z.string(), namespace: z.string(), sql: z.string(), database: z.string().optional(), appliedTo: z.array(z.string()).optional() });
+/** A list of pgpolicies. */
+export const policyList = z.object({ policies: z.array(policyInfo) });
+
+/** The cluster machine's states, for the visualizer. */
+export const machineInfo = z.object({ id: z.string(), states: z.array(z.object({ path: z.string(), description: z.string().optional() })) });
+
+/** One message on the /events WebSocket. */
+export const streamEvent = z.object({
+  kind: z.enum(['transition', 'event', 'task', 'hello', 'dropped']),
+  time: z.string(),
+  namespace: z.string().optional(),
+  cluster: z.string().optional(),
+  state: z.string().optional(),
+  object: z.string().optional(),
+  reason: z.string().optional(),
+  type: z.string().optional(),
+  message: z.string().optional(),
+  phase: z.string().optional(),
+  task: z.string().optional(),
+});
+
+/** A message on the /events WebSocket. */
+export type StreamEvent = z.infer<typeof streamEvent>;
