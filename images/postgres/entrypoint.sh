@@ -1,18 +1,21 @@
 #!/bin/bash
 # Bootstrap of a pg-operator PostgreSQL instance (PID 1 of the database container).
-# An empty data directory is initialised by PGO_BOOTSTRAP:
-#   primary  initdb, the initial database and users; the instance then runs as the primary;
-#   replica  pg_basebackup from PGO_PRIMARY_HOST.
-# An existing data directory runs as the primary only when PGO_ROLE (the pod's role label, set by the
-# operator) says primary; otherwise it is a standby of PGO_PRIMARY_HOST with recovery_target_timeline=latest.
-# That default is the safe one: a former primary that comes back never takes writes on its own.
+# The pod's role label (set by the operator; PGO_ROLE, or the downward API file when the label came late)
+# decides how the instance runs:
+#   primary   an empty data directory is initialised (initdb, the initial database and users) when
+#             PGO_BOOTSTRAP=primary; an existing one runs as the primary.
+#   replica   an empty data directory is cloned (pg_basebackup) from PGO_PRIMARY_HOST; an existing one runs
+#   fenced    as a standby of PGO_PRIMARY_HOST with recovery_target_timeline=latest. A data directory that
+#             was a primary is first rewound (pg_rewind) to the new primary's history, so a former primary
+#             can never take writes again on its own.
+# A lock on the volume keeps two containers (an old pod still stopping, a new one) off one data directory.
 # Passwords come from the environment (Secrets); they are never printed.
 set -euo pipefail
 
 PGDATA=${PGDATA:-/pgdata/data}
 bootstrap=${PGO_BOOTSTRAP:-primary}
-role=replica
-[ "${PGO_ROLE:-}" = primary ] && role=primary
+role=${PGO_ROLE:-}
+labels_file=${PGO_LABELS_FILE:-/etc/pgo/podinfo/labels}
 port=${PGO_PORT:-5432}
 superuser_password=${PGO_SUPERUSER_PASSWORD:?PGO_SUPERUSER_PASSWORD is required (from the cluster superuser Secret)}
 replication_password=${PGO_REPLICATION_PASSWORD:-}
@@ -41,6 +44,32 @@ init_primary() {
   pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
 }
 
+# The role label from the downward API file (it follows label changes, unlike the environment).
+role_from_file() {
+  sed -n 's/^pg-operator\.dev\/role="\(.*\)"$/\1/p' "$labels_file" 2>/dev/null || true
+}
+
+# Whether the data directory was last run as a primary (crashed or shut down), from its control file.
+was_primary() {
+  local state
+  state=$(LC_ALL=C pg_controldata -D "$PGDATA" | sed -n 's/^Database cluster state: *//p')
+  [ "$state" = "in production" ] || [ "$state" = "shut down" ]
+}
+
+# Rewinds a former primary onto the current primary's timeline; re-clones when that is impossible.
+rewind() {
+  local host=${PGO_PRIMARY_HOST:?PGO_PRIMARY_HOST is required for a standby}
+  log "this data directory was a primary: waiting for the primary $host to rewind onto its history"
+  until pg_isready -q -h "$host" -p "$port"; do sleep 1; done
+  if PGPASSWORD=$superuser_password pg_rewind -D "$PGDATA" \
+      --source-server="host=$host port=$port user=postgres dbname=postgres connect_timeout=5" >&2; then
+    return
+  fi
+  log "pg_rewind failed: cloning the primary again (writes only this instance had are discarded)"
+  find "$PGDATA" -mindepth 1 -delete
+  init_replica
+}
+
 init_replica() {
   local host=${PGO_PRIMARY_HOST:?PGO_PRIMARY_HOST is required for a replica}
   log "cloning $host:$port into $PGDATA"
@@ -49,9 +78,27 @@ init_replica() {
     --wal-method=stream --checkpoint=fast --no-password
 }
 
+until [ -n "$role" ]; do
+  role=$(role_from_file)
+  [ -n "$role" ] || { log "waiting for the operator to label this pod with its role"; sleep 1; }
+done
+[ "$role" = primary ] || [ "$role" = replica ] || [ "$role" = fenced ] || { log "unknown role label: $role"; exit 1; }
+
+exec 9>>/pgdata/pgo.lock
+flock -w 120 9 || { log "another container still holds /pgdata/pgo.lock"; exit 1; }
+
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   mkdir -p "$PGDATA" && chmod 700 "$PGDATA"
-  if [ "$bootstrap" = replica ]; then init_replica; role=replica; else init_primary; role=primary; fi
+  if [ "$role" != primary ]; then
+    init_replica
+  elif [ "$bootstrap" = primary ]; then
+    init_primary
+  else
+    log "labelled primary but has no data and is not the cluster's first instance: refusing to start"
+    exit 1
+  fi
+elif [ "$role" != primary ] && was_primary; then
+  rewind
 fi
 
 # Settings owned by the operator; PGO_PARAMETERS_FILE (from the cluster ConfigMap) may add more.
@@ -66,6 +113,10 @@ max_wal_senders = 10
 max_replication_slots = 10
 wal_log_hints = on
 recovery_target_timeline = 'latest'
+wal_keep_size = '512MB'
+wal_receiver_timeout = '5s'
+wal_sender_timeout = '5s'
+wal_retrieve_retry_interval = '1s'
 password_encryption = '${PGO_PASSWORD_TYPE:-scram-sha-256}'
 CONF
 if [ -n "${PGO_PARAMETERS_FILE:-}" ] && [ -f "$PGO_PARAMETERS_FILE" ]; then
@@ -90,5 +141,6 @@ else
 fi
 echo "include_if_exists 'pgo-standby.conf'" >> "$PGDATA/pgo.conf"
 
+[ "$role" = primary ] || role="standby ($role)"
 log "starting PostgreSQL as $role"
 exec postgres -D "$PGDATA"

@@ -1,25 +1,30 @@
 /**
- * One actor per pgcluster: runs the cluster machine, provides its effects (apply objects, create
- * replicas, set parameters), observes the instances (pod readiness, role labels, PostgreSQL state) and
- * writes status and Events. Every effect is idempotent, so a restarted operator simply runs them again.
+ * One actor per pgcluster: runs the cluster machine, provides its effects (apply objects, fence, promote,
+ * relabel), observes the instances (pod readiness, role labels, PostgreSQL state) and writes status and
+ * Events. Every effect is idempotent, so a restarted operator simply runs them again.
  */
-import { randomBytes } from 'node:crypto';
-import { isDeepStrictEqual } from 'node:util';
-import { CoreV1Api, PatchStrategy, StorageV1Api, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { createActor, fromPromise, type Actor } from 'xstate';
-import { clusterSecrets } from '../cluster/builders.ts';
-import { CLEANUP_FINALIZER, LABEL, clusterNames } from '../cluster/names.ts';
+import { chooseTarget, type FailoverIntent } from '../cluster/failover.ts';
+import { LABEL, clusterLabels, clusterNames } from '../cluster/names.ts';
 import type { Observation } from '../cluster/observation.ts';
-import { desiredObjects, initialReplicas } from '../cluster/plan.ts';
+import { desiredObjects } from '../cluster/plan.ts';
 import { nextStatus } from '../cluster/status.ts';
-import type { PgClusterResource, PgReplicaResource } from '../crd/types.ts';
+import { API_VERSION } from '../crd/resources.ts';
+import type { PgClusterResource, PgReplicaResource, PgTaskResource } from '../crd/types.ts';
 import { applyObject } from '../k8s/apply.ts';
-import type { CustomResources} from '../k8s/custom.ts';
-import { describeError, httpStatus } from '../k8s/custom.ts';
+import type { CustomResources } from '../k8s/custom.ts';
+import { describeError } from '../k8s/custom.ts';
 import type { EventRecorder } from '../k8s/events.ts';
 import { execInPod } from '../k8s/exec.ts';
-import { clusterMachine, stateName } from '../machines/cluster.ts';
-import { applyParameters, withInstance } from '../pg/instance.ts';
+import { clusterMachine, stateName, type FailoverRequest, type FailoverSettings } from '../machines/cluster.ts';
+import { applyParameters, withInstance, type Endpoint } from '../pg/instance.ts';
+import { applyCluster, writeReplicaStatuses } from './apply-cluster.ts';
+import { fence, promoteTarget, relabel, untilDone, type FailoverHost } from './failover.ts';
+import { demoteExtraPrimaries, promoteIfNeeded, restartIfPending, type InstanceHost } from './instances.ts';
+import { RoleLabeller } from './roles.ts';
+import { StatusWriter } from './status-writer.ts';
 import { observeCluster } from './observe.ts';
 
 /** What a cluster actor needs from the operator. */
@@ -27,8 +32,9 @@ export interface ClusterActorDeps {
   kc: KubeConfig;
   clusters: CustomResources<PgClusterResource>;
   replicas: CustomResources<PgReplicaResource>;
+  tasks: CustomResources<PgTaskResource>;
   events: EventRecorder;
-  /** Pods of the cluster from the shared pod informer. */
+  /** Pods of the cluster from the shared pod informer (terminating ones included). */
   pods(namespace: string, cluster: string): readonly V1Pod[];
   /** pgreplicas of the cluster from the shared informer. */
   replicaList(namespace: string, cluster: string): readonly PgReplicaResource[];
@@ -37,9 +43,22 @@ export interface ClusterActorDeps {
   onTransition?(key: string, state: string): void;
 }
 
-/** Period of the observation timer (PGO_OBSERVE_MS, default 5 s). */
+/** Period of the observation timer (PGO_OBSERVE_MS, default 5 s); 1 s while the primary is in doubt. */
 const OBSERVE_MS = Number(process.env.PGO_OBSERVE_MS ?? 5000);
+const URGENT_OBSERVE_MS = 1000;
 
+/** Failover settings of a cluster: its spec, else the operator's defaults (PGO_AUTOFAIL, PGO_FAILOVER_DELAY_SECONDS). */
+export function failoverSettings(cluster: PgClusterResource): FailoverSettings {
+  const { spec } = cluster;
+  const autofailDefault = (process.env.PGO_AUTOFAIL ?? 'true') !== 'false';
+  const delaySeconds = spec.failoverDelaySeconds ?? Number(process.env.PGO_FAILOVER_DELAY_SECONDS ?? 3);
+  return {
+    autofail: spec.disableAutofail === undefined ? autofailDefault : !spec.disableAutofail,
+    failoverDelayMs: delaySeconds * 1000,
+    sync: spec.syncReplication,
+    preferredNode: spec.nodeAffinity?.nodeName,
+  };
+}
 
 /** The actor of one pgcluster. */
 export class ClusterActor {
@@ -47,16 +66,19 @@ export class ClusterActor {
   private cluster: PgClusterResource;
   private readonly actor: Actor<typeof clusterMachine>;
   private readonly core: CoreV1Api;
-  private readonly storage: StorageV1Api;
   private superuserPassword?: string;
   private observing = false;
   /** A kick arrived during an observation: observe again right after it. */
   private again = false;
   private timer?: NodeJS.Timeout;
+  private urgent?: NodeJS.Timeout;
   private lastState = '';
   private parametersApplied = -1;
   private readonly reported = new Map<string, string>();
   private readonly restarted = new Map<string, number>();
+  private readonly handledTasks = new Set<string>();
+  private readonly roles: RoleLabeller;
+  private readonly status: StatusWriter;
 
   constructor(
     cluster: PgClusterResource,
@@ -65,17 +87,47 @@ export class ClusterActor {
     this.cluster = cluster;
     this.key = `${cluster.metadata.namespace}/${cluster.metadata.name}`;
     this.core = deps.kc.makeApiClient(CoreV1Api);
-    this.storage = deps.kc.makeApiClient(StorageV1Api);
+    const { namespace, name } = cluster.metadata;
+    const log = (line: string) => deps.log(`${this.key}: ${line}`);
+    this.roles = new RoleLabeller(deps.kc, namespace, () => deps.pods(namespace, name), () => this.actor.getSnapshot().context, log);
+    this.status = new StatusWriter(deps.clusters, () => this.cluster, (current) => {
+      const snapshot = this.actor.getSnapshot();
+      return nextStatus(current, snapshot.value, snapshot.context);
+    });
+    const host = this.failoverHost();
+    const step = (name: string, work: (intent: FailoverIntent) => Promise<void>) =>
+      fromPromise<void, { intent: FailoverIntent }>(({ input, signal }) => untilDone(`${this.key}: ${name}`, () => work(input.intent), signal, log));
     const machine = clusterMachine.provide({
       actors: {
-        applyObjects: fromPromise(async ({ input }: { input: { generation: number } }) => {
-          await this.applyObjects(input.generation);
+        applyObjects: fromPromise(async ({ input }: { input: { generation: number; fenced: string[] } }) => {
+          await this.applyObjects(input.generation, input.fenced);
           return input.generation;
         }),
+        recordIntent: step('recording the failover intent', () => this.status.write()),
+        fence: step('fencing', (intent) => fence(host, intent)),
+        promote: fromPromise<void, { intent: FailoverIntent }>(async ({ input }) => {
+          try {
+            await promoteTarget(host, input.intent);
+          } catch (err) {
+            deps.log(`${this.key}: promoting ${input.intent.to}: ${describeError(err)}; choosing again`);
+            await sleep(1000);
+            throw err;
+          }
+        }),
+        relabel: step('relabeling', (intent) => relabel(host, intent)),
       },
     });
+    const status = cluster.status;
     this.actor = createActor(machine, {
-      input: { generation: cluster.metadata.generation ?? 1, appliedGeneration: cluster.status?.observedGeneration ?? 0 },
+      input: {
+        generation: cluster.metadata.generation ?? 1,
+        appliedGeneration: status?.observedGeneration ?? 0,
+        primary: status?.currentPrimary ?? cluster.metadata.name,
+        established: ['Ready', 'Degraded', 'FailingOver', 'Switchover'].includes(status?.phase ?? ''),
+        fenced: status?.fencedInstances ?? [],
+        failover: status?.failover,
+        settings: failoverSettings(cluster),
+      },
     });
     this.actor.subscribe((snapshot) => {
       const state = stateName(snapshot.value);
@@ -83,16 +135,18 @@ export class ClusterActor {
         this.lastState = state;
         deps.onTransition?.(this.key, state);
         this.announce(state);
+        if (state.startsWith('failover') || state.startsWith('monitoring.primaryUnready')) this.observeSoon();
+        void this.roles.labelAll();
       }
-      void this.writeStatus();
+      this.status.write().catch((err: unknown) => deps.log(`${this.key}: ${describeError(err)}`));
     });
   }
 
   /** Starts the machine and the observation loop. */
   start(): void {
     this.actor.start();
-    // Pod changes kick an observation at once (see Supervisor); the timer only refreshes PostgreSQL's own
-    // view (LSNs, lag, pending restarts), so its period bounds staleness of those, not of readiness.
+    // Pod changes kick an observation at once (see Supervisor); the timer refreshes PostgreSQL's own view
+    // (LSNs, lag, pending restarts) and notices a primary that stopped answering while its pod looks Ready.
     this.timer = setInterval(() => void this.observe(), OBSERVE_MS);
     void this.observe();
   }
@@ -100,6 +154,7 @@ export class ClusterActor {
   /** Stops the machine and the loop (the cluster was deleted, or the operator is stopping). */
   stop(): void {
     clearInterval(this.timer);
+    clearTimeout(this.urgent);
     this.actor.stop();
   }
 
@@ -111,11 +166,12 @@ export class ClusterActor {
   /** A changed pgcluster from the informer. */
   update(cluster: PgClusterResource): void {
     this.cluster = cluster;
-    this.actor.send({ type: 'SPEC', generation: cluster.metadata.generation ?? 1 });
+    this.actor.send({ type: 'SPEC', generation: cluster.metadata.generation ?? 1, settings: failoverSettings(cluster) });
   }
 
-  /** Something about the cluster's pods changed: observe now. */
+  /** Something about the cluster's pods changed: label new pods at once, then observe. */
   kick(): void {
+    void this.roles.labelAll();
     void this.observe();
   }
 
@@ -125,87 +181,83 @@ export class ClusterActor {
     void this.observe();
   }
 
+  /** A failover or switchover pgtask: accepted (Running, then Succeeded) or refused (Failed) with the reason. */
+  async request(task: PgTaskResource): Promise<void> {
+    const { name } = task.metadata;
+    if (this.handledTasks.has(name) || task.status?.phase) return;
+    this.handledTasks.add(name);
+    const kind = task.spec.type === 'switchover' ? 'switchover' : 'manual';
+    const request: FailoverRequest = { kind, target: task.spec.target, task: name };
+    const event = { type: 'FAILOVER', request, now: new Date().toISOString() } as const;
+    const snapshot = this.actor.getSnapshot();
+    if (!snapshot.can(event)) {
+      await this.finishTask(name, false, this.refusal(request));
+      return;
+    }
+    await this.setTask(name, { phase: 'Running', message: `${kind === 'switchover' ? 'switchover' : 'failover'} started`, startTime: event.now });
+    this.actor.send(event);
+  }
+
+  private refusal(request: FailoverRequest): string {
+    const { context } = this.actor.getSnapshot();
+    if (context.failover) return `a ${context.failover.kind} failover from ${context.failover.from} is already in progress`;
+    if (!this.state.startsWith('monitoring')) return `the cluster is ${this.state}; try again when it is monitoring its instances`;
+    if (!context.observation) return 'the cluster has not been observed yet; try again in a few seconds';
+    if (request.kind === 'switchover') {
+      const c = chooseTarget(context.observation, context.primary, { sync: context.settings.sync, target: request.target });
+      return 'none' in c ? c.none : `the primary ${context.primary} is not healthy: use a failover, not a switchover`;
+    }
+    const c = chooseTarget(context.observation, context.primary, { sync: context.settings.sync, target: request.target });
+    return 'none' in c ? c.none : 'refused';
+  }
+
   private announce(state: string): void {
+    const { context } = this.actor.getSnapshot();
+    const f = context.failover;
     const reasons: Record<string, [string, 'Normal' | 'Warning', string]> = {
       applying: ['Applying', 'Normal', 'applying the cluster objects'],
-      backingOff: ['ApplyFailed', 'Warning', this.actor.getSnapshot().context.lastError ?? 'applying failed'],
+      backingOff: ['ApplyFailed', 'Warning', context.lastError ?? 'applying failed'],
       'monitoring.initializing': ['Initializing', 'Normal', 'waiting for every instance to become Ready'],
       'monitoring.ready': ['Ready', 'Normal', 'every instance is Ready'],
       'monitoring.degraded': ['Degraded', 'Warning', 'an instance is not Ready'],
+      'monitoring.primaryUnready.waiting': ['PrimaryUnready', 'Warning', `primary ${context.primary} is not Ready or does not answer; failover in ${context.settings.failoverDelayMs / 1000} s unless it recovers`],
+      'monitoring.primaryUnready.expired': ['FailoverBlocked', 'Warning', context.settings.autofail ? 'no replica can take over yet' : 'automatic failover is disabled for this cluster'],
+      'failover.recording': ['FailoverStarted', 'Warning', `${f?.kind} failover from ${f?.from} to ${f?.to}: ${f?.reason}`],
     };
-    const [reason, type, message] = reasons[state] ?? ['StateChanged', 'Normal', state];
-    this.deps.events.record(this.cluster, type, reason, message);
+    const [reason, type, message] = reasons[state] ?? [];
+    if (reason) this.deps.events.record(this.cluster, type!, reason, message!);
   }
 
-  /** Effect of the `applying` state: Secrets, finalizer, initial replicas, then every desired object. */
-  private async applyObjects(generation: number): Promise<void> {
-    const cluster = this.cluster;
-    const { namespace, name } = cluster.metadata;
-    // Checked before anything is created, so an impossible spec leaves no half-built cluster behind.
-    await this.checkStorageClasses();
-    await this.ensureFinalizer();
-    for (const secret of clusterSecrets(cluster, () => randomBytes(18).toString('base64url'))) {
-      try {
-        await this.core.createNamespacedSecret({ namespace, body: secret });
-      } catch (err) {
-        if (httpStatus(err) !== 409) throw new Error(`creating Secret ${secret.metadata?.name}: ${describeError(err)}`, { cause: err });
-      }
-    }
-    const existing = [...this.deps.replicaList(namespace, name)];
-    for (const replica of initialReplicas(cluster, existing)) {
-      const { created, object } = await this.deps.replicas.createIfAbsent(replica);
-      if (created) this.deps.events.record(cluster, 'Normal', 'ReplicaCreated', `created pgreplica ${replica.metadata.name}`);
-      existing.push(object);
-    }
-    if (!cluster.status?.initialReplicasCreated) {
-      await this.deps.clusters.updateStatus(namespace, name, (c) => ({ ...c.status, initialReplicasCreated: true }));
-    }
-    for (const obj of desiredObjects(cluster, existing)) await applyObject(this.deps.kc, obj);
+  /** Effect of the `applying` state; parameters go to running instances once per generation. */
+  private async applyObjects(generation: number, fenced: readonly string[]): Promise<void> {
+    this.cluster = await applyCluster(this.deps, this.cluster, fenced);
     if (generation !== this.parametersApplied) await this.applyParametersToInstances(generation);
   }
 
-  private async checkStorageClasses(): Promise<void> {
-    const { storage } = this.cluster.spec;
-    const wanted = Object.entries(storage).flatMap(([field, s]) => (s?.storageClass ? [[field, s.storageClass] as const] : []));
-    for (const [field, name] of wanted) {
-      try {
-        await this.storage.readStorageClass({ name });
-      } catch (err) {
-        if (httpStatus(err) !== 404) throw err;
-        throw new Error(`StorageClass "${name}" (spec.storage.${field}.storageClass) does not exist: create it or choose another one`);
-      }
-    }
-  }
-
   private async applyParametersToInstances(generation: number): Promise<void> {
-    const password = await this.password();
     const observation = this.actor.getSnapshot().context.observation;
     const reachable = observation?.instances.filter((i) => i.ready && i.podIP) ?? [];
     for (const instance of reachable) {
-      await withInstance({ host: instance.podIP!, port: this.cluster.spec.port, password }, (c) => applyParameters(c, this.cluster.spec.parameters ?? {}));
+      await withInstance(await this.endpoint(instance.podIP!), (c) => applyParameters(c, this.cluster.spec.parameters ?? {}));
     }
     // New or unreachable instances read the same parameters from the ConfigMap when they start.
     this.parametersApplied = generation;
   }
 
-  private async ensureFinalizer(): Promise<void> {
-    if (this.cluster.metadata.finalizers?.includes(CLEANUP_FINALIZER)) return;
-    const { namespace, name } = this.cluster.metadata;
-    const written = await this.deps.clusters.mutate(namespace, name, (c) => {
-      if (!c.metadata.finalizers?.includes(CLEANUP_FINALIZER)) c.metadata.finalizers = [...(c.metadata.finalizers ?? []), CLEANUP_FINALIZER];
-    });
-    if (written) this.cluster = written;
-  }
-
-  private async password(): Promise<string> {
+  private async endpoint(host: string): Promise<Endpoint> {
     if (!this.superuserPassword) {
       const secret = await this.core.readNamespacedSecret({ namespace: this.cluster.metadata.namespace, name: clusterNames(this.cluster.metadata.name).superuserSecret });
       this.superuserPassword = Buffer.from(secret.data?.password ?? '', 'base64').toString();
     }
-    return this.superuserPassword;
+    return { host, port: this.cluster.spec.port, password: this.superuserPassword };
   }
 
-  /** Observes the instances, fixes role labels, feeds the machine. One observation at a time. */
+  private observeSoon(): void {
+    clearTimeout(this.urgent);
+    this.urgent = setTimeout(() => void this.observe(), URGENT_OBSERVE_MS);
+  }
+
+  /** Observes the instances, feeds the machine, then keeps the instances in line. One observation at a time. */
   private async observe(): Promise<void> {
     if (this.cluster.metadata.deletionTimestamp) return;
     if (this.observing) {
@@ -222,44 +274,109 @@ export class ClusterActor {
     try {
       const observation = await this.observation();
       this.reportProblems(observation);
-      await this.labelRoles(observation);
-      await this.promoteIfNeeded(observation);
-      await this.restartIfPending(observation);
       this.actor.send({ type: 'OBSERVED', observation });
-      await this.writeStatus();
-      await this.writeReplicaStatuses(observation);
+      this.unfence();
+      await this.roles.labelAll();
+      const host = this.instanceHost();
+      await demoteExtraPrimaries(host, observation);
+      await promoteIfNeeded(host, observation);
+      if (this.parametersApplied === this.actor.getSnapshot().context.appliedGeneration) await restartIfPending(host, observation, this.restarted);
+      await this.status.write();
+      const { namespace, name } = this.cluster.metadata;
+      await writeReplicaStatuses(this.deps.replicas, this.deps.replicaList(namespace, name), observation, this.actor.getSnapshot().context.primary);
     } catch (err) {
       this.deps.log(`${this.key}: observing: ${describeError(err)}`);
     } finally {
       clearTimeout(watchdog);
       this.observing = false;
     }
+    const state = this.state;
+    if (state.startsWith('failover') || state.startsWith('monitoring.primaryUnready')) this.observeSoon();
     if (this.again) void this.observe();
   }
 
   private observation(): Promise<Observation> {
     const { namespace, name } = this.cluster.metadata;
-    return observeCluster(this.cluster, this.deps.pods(namespace, name), this.deps.replicaList(namespace, name), () => this.password());
+    const pods = this.deps.pods(namespace, name);
+    const primary = this.actor.getSnapshot().context.primary;
+    return observeCluster(this.cluster, primary, pods, this.deps.replicaList(namespace, name), (ip) => this.endpoint(ip));
   }
 
-  /**
-   * Parameters that need a restart: restarts one instance at a time, replicas before the primary, by
-   * stopping PostgreSQL in its container. The kubelet starts the container again in the same pod, so it
-   * keeps its role label and the primary stays the primary.
-   */
-  private async restartIfPending(o: Observation): Promise<void> {
-    if (this.parametersApplied !== this.actor.getSnapshot().context.appliedGeneration) return;
-    // One at a time: wait until every instance is back before the next, and give the kubelet a moment to
-    // notice the one just stopped.
-    const now = Date.now();
-    if (o.instances.some((i) => !i.ready) || [...this.restarted.values()].some((t) => now - t < 15_000)) return;
-    const pending = o.instances.filter((i) => i.pg?.pendingRestart && i.podName);
-    const next = pending.find((i) => i.name !== o.primary) ?? pending.find((i) => i.name === o.primary);
-    if (!next) return;
-    this.restarted.set(next.name, now);
+  /** A fenced instance whose old pod is gone may run again (as a replica): tell the machine. */
+  private unfence(): void {
+    const { context } = this.actor.getSnapshot();
+    const pods = this.deps.pods(this.cluster.metadata.namespace, this.cluster.metadata.name);
+    for (const name of context.fenced) {
+      if (context.failover?.from === name) continue;
+      if (pods.some((p) => p.metadata?.labels?.[LABEL.instance] === name)) continue;
+      this.deps.log(`${this.key}: the old pod of ${name} is gone; it returns as a replica`);
+      this.actor.send({ type: 'UNFENCED', instance: name });
+    }
+  }
+
+  private async stopInstance(pod: string): Promise<void> {
     // The exec ends with the container (exit 137 or a closed connection): both mean PostgreSQL stopped.
-    await execInPod(this.deps.kc, this.cluster.metadata.namespace, next.podName!, 'database', ['pg_ctl', '-D', '/pgdata/data', '-m', 'fast', 'stop']);
-    this.deps.events.record(this.cluster, 'Normal', 'Restarted', `restarted ${next.name} to apply parameters that need a restart`);
+    await execInPod(this.deps.kc, this.cluster.metadata.namespace, pod, 'database', ['pg_ctl', '-D', '/pgdata/data', '-m', 'fast', 'stop']);
+  }
+
+  private instanceHost(): InstanceHost {
+    return {
+      cluster: () => this.cluster,
+      primary: () => this.actor.getSnapshot().context.primary,
+      state: () => this.state,
+      endpoint: (ip) => this.endpoint(ip),
+      stopInstance: (pod) => this.stopInstance(pod),
+      event: (type, reason, message) => this.deps.events.record(this.cluster, type, reason, message),
+      log: (line) => this.deps.log(`${this.key}: ${line}`),
+    };
+  }
+
+  private failoverHost(): FailoverHost {
+    const { namespace, name } = { namespace: this.cluster.metadata.namespace, name: this.cluster.metadata.name };
+    return {
+      cluster: () => this.cluster,
+      observation: () => this.actor.getSnapshot().context.observation,
+      endpoint: (ip) => this.endpoint(ip),
+      setRole: (instance, role) => this.roles.set(instance, role),
+      applyDeployment: async (instance) => {
+        const { fenced } = this.actor.getSnapshot().context;
+        const objects = desiredObjects(this.cluster, [...this.deps.replicaList(namespace, name)], fenced);
+        const deployment = objects.find((o) => o.kind === 'Deployment' && o.metadata?.name === instance);
+        if (deployment) await applyObject(this.deps.kc, deployment);
+      },
+      stopInstance: (pod) => this.stopInstance(pod),
+      flushStatus: () => this.status.write(),
+      appendHistory: async (intent) => {
+        const record = { time: new Date().toISOString(), kind: intent.kind, from: intent.from, to: intent.to!, reason: intent.reason };
+        await this.deps.clusters.updateStatus(namespace, name, (c) => {
+          const history = c.status?.failoverHistory ?? [];
+          if (history.some((h) => h.from === record.from && h.to === record.to && h.reason === record.reason)) return c.status;
+          return { ...c.status, failoverHistory: [...history, record].slice(-20) };
+        });
+      },
+      finishTask: (task, ok, message) => this.finishTask(task, ok, message),
+      createReplacementReplica: async (seed) => {
+        const replica = `${name}-${seed.slice(0, 4)}`;
+        const { created } = await this.deps.replicas.createIfAbsent({
+          apiVersion: API_VERSION,
+          kind: 'PGReplica',
+          metadata: { name: replica, namespace, labels: { ...clusterLabels(name, this.cluster.spec.userLabels), [LABEL.instance]: replica } },
+          spec: { clusterName: name },
+        });
+        if (created) this.deps.events.record(this.cluster, 'Normal', 'ReplicaCreated', `created pgreplica ${replica} to replace the failed primary`);
+      },
+      event: (type, reason, message) => this.deps.events.record(this.cluster, type, reason, message),
+      log: (line) => this.deps.log(`${this.key}: ${line}`),
+    };
+  }
+
+  private async setTask(task: string, status: NonNullable<PgTaskResource['status']>): Promise<void> {
+    await this.deps.tasks.updateStatus(this.cluster.metadata.namespace, task, (t) => ({ ...t.status, ...status }));
+  }
+
+  private async finishTask(task: string, ok: boolean, message: string): Promise<void> {
+    await this.setTask(task, { phase: ok ? 'Succeeded' : 'Failed', message, completionTime: new Date().toISOString() });
+    if (!ok) this.deps.events.record(this.cluster, 'Warning', 'FailoverRefused', `pgtask ${task}: ${message}`);
   }
 
   /** One Warning Event per instance problem (again only if the problem changes). */
@@ -270,70 +387,6 @@ export class ClusterActor {
       }
       if (i.problem) this.reported.set(i.name, i.problem);
       else this.reported.delete(i.name);
-    }
-  }
-
-  /** Puts the role label on each pod: primary on the current primary's pod, replica on the others. */
-  private async labelRoles(o: Observation): Promise<void> {
-    for (const i of o.instances) {
-      if (!i.podName) continue;
-      const role = i.name === o.primary ? 'primary' : 'replica';
-      if (i.roleLabel === role) continue;
-      await this.core.patchNamespacedPod(
-        { namespace: this.cluster.metadata.namespace, name: i.podName, body: { metadata: { labels: { [LABEL.role]: role } } } },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-      );
-      i.roleLabel = role;
-    }
-  }
-
-  /**
-   * The current primary's pod came back as a standby (a recreated pod starts as one, see the postgres
-   * entrypoint): promote it, but only when no other instance is writable, so there is never a second primary.
-   */
-  private async promoteIfNeeded(o: Observation): Promise<void> {
-    const primary = o.instances.find((i) => i.name === o.primary);
-    if (!primary?.pg?.inRecovery || primary.roleLabel !== 'primary' || !primary.podIP) return;
-    if (o.instances.some((i) => i.name !== o.primary && i.pg && !i.pg.inRecovery)) {
-      this.deps.log(`${this.key}: not promoting ${primary.name}: another instance is writable`);
-      return;
-    }
-    await withInstance({ host: primary.podIP, port: this.cluster.spec.port, password: await this.password() }, (c) => c.query('select pg_promote(true, 30)'));
-    this.deps.events.record(this.cluster, 'Normal', 'Promoted', `promoted ${primary.name}, which had restarted as a standby`);
-  }
-
-  /** Mirrors each pgreplica's instance into its status (role, readiness, node, lag). */
-  private async writeReplicaStatuses(o: Observation): Promise<void> {
-    const { namespace, name } = this.cluster.metadata;
-    for (const replica of this.deps.replicaList(namespace, name)) {
-      const i = o.instances.find((x) => x.name === replica.metadata.name);
-      if (!i) continue;
-      const status = JSON.parse(JSON.stringify({
-        ...replica.status,
-        phase: i.ready ? 'Ready' : i.podName ? 'NotReady' : 'Creating',
-        role: i.name === o.primary ? 'primary' : 'replica',
-        ready: i.ready,
-        node: i.node,
-        lagBytes: i.lagBytes,
-        observedGeneration: replica.metadata.generation,
-      })) as PgReplicaResource['status'];
-      if (isDeepStrictEqual(status, replica.status)) continue;
-      await this.deps.replicas.updateStatus(namespace, replica.metadata.name, () => status).catch((err: unknown) => this.deps.log(`${this.key}: ${describeError(err)}`));
-    }
-  }
-
-  private async writeStatus(): Promise<void> {
-    const snapshot = this.actor.getSnapshot();
-    const { namespace, name } = this.cluster.metadata;
-    const expected = JSON.parse(JSON.stringify(nextStatus(this.cluster.status, snapshot.value, snapshot.context))) as unknown;
-    if (isDeepStrictEqual(expected, this.cluster.status)) return; // the informer's copy is already current
-    try {
-      await this.deps.clusters.updateStatus(namespace, name, (current) => {
-        const status = nextStatus(current.status, snapshot.value, snapshot.context);
-        return JSON.parse(JSON.stringify(status)) as typeof status;
-      });
-    } catch (err) {
-      this.deps.log(`${this.key}: ${describeError(err)}`);
     }
   }
 }

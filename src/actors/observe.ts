@@ -4,24 +4,23 @@ import { LABEL } from '../cluster/names.ts';
 import type { InstanceObservation, Observation } from '../cluster/observation.ts';
 import { clusterInstances } from '../cluster/plan.ts';
 import type { PgClusterResource, PgReplicaResource } from '../crd/types.ts';
-import { instanceState, standbyLag, withInstance } from '../pg/instance.ts';
+import { instanceState, standbyLag, withInstance, type Endpoint } from '../pg/instance.ts';
 
 const isReady = (pod: V1Pod) => pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 
 /**
- * Observes every instance of `cluster`: pod readiness, node, IP, role label and scheduling problems; for Ready
+ * Observes every instance of `cluster` (`primary` is its current primary): pod readiness, node, IP, role label and scheduling problems; for Ready
  * pods, recovery state, timeline, LSNs and pending restarts; from the primary, each replica's lag. An instance
  * that does not answer SQL is reported without `pg` rather than failing the whole observation.
  */
 export async function observeCluster(
   cluster: PgClusterResource,
+  primary: string,
   allPods: readonly V1Pod[],
   replicas: readonly PgReplicaResource[],
-  password: () => Promise<string>,
+  endpoint: (podIP: string) => Promise<Endpoint>,
 ): Promise<Observation> {
-  const primary = cluster.status?.currentPrimary ?? cluster.metadata.name;
   const pods = allPods.filter((p) => !p.metadata?.deletionTimestamp);
-  const endpoint = async (host: string) => ({ host, port: cluster.spec.port, password: await password() });
   const observed = await Promise.all(
     clusterInstances(cluster, [...replicas]).map(async (instance): Promise<InstanceObservation> => {
       const pod = pods.find((p) => p.metadata?.labels?.[LABEL.instance] === instance.name);

@@ -4,7 +4,7 @@
  */
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import { LABEL, MANAGED_BY } from '../cluster/names.ts';
-import type { PgClusterResource, PgReplicaResource } from '../crd/types.ts';
+import type { PgClusterResource, PgReplicaResource, PgTaskResource } from '../crd/types.ts';
 import { CustomResources, describeError } from '../k8s/custom.ts';
 import { EventRecorder } from '../k8s/events.ts';
 import { startInformer, type SharedInformer } from '../k8s/informer.ts';
@@ -21,6 +21,8 @@ export class Supervisor {
   private replicas!: SharedInformer<PgReplicaResource>;
   readonly clusters: CustomResources<PgClusterResource>;
   readonly replicaApi: CustomResources<PgReplicaResource>;
+  readonly taskApi: CustomResources<PgTaskResource>;
+  private tasks?: SharedInformer<PgTaskResource>;
   private readonly events: EventRecorder;
 
   constructor(
@@ -30,6 +32,7 @@ export class Supervisor {
   ) {
     this.clusters = new CustomResources<PgClusterResource>(kc, 'pgclusters');
     this.replicaApi = new CustomResources<PgReplicaResource>(kc, 'pgreplicas');
+    this.taskApi = new CustomResources<PgTaskResource>(kc, 'pgtasks');
     this.events = new EventRecorder(kc, log);
   }
 
@@ -54,6 +57,11 @@ export class Supervisor {
       { add: (c) => this.upsert(c), update: (c) => this.upsert(c), delete: (c) => this.remove(c) }, { onError: onError('pgcluster') });
     this.informers.push(this.pods, deployments, this.replicas, clusters);
     await clusters.synced;
+    // Failover and switchover requests (pgtasks written by the API), once the actors exist.
+    this.tasks = startInformer<PgTaskResource>(this.kc, '/apis/pg-operator.dev/v1/pgtasks', () => this.taskApi.listAll(),
+      { add: (t) => this.dispatch(t), update: (t) => this.dispatch(t) }, { onError: onError('pgtask') });
+    this.informers.push(this.tasks);
+    await this.tasks.synced;
   }
 
   /** Stops every actor and informer. */
@@ -86,6 +94,18 @@ export class Supervisor {
     this.actorOf(r)?.kick();
   }
 
+  private dispatch(task: PgTaskResource): void {
+    if (task.spec.type !== 'failover' && task.spec.type !== 'switchover') return;
+    if (task.status?.phase) return;
+    const actor = this.actors.get(`${task.metadata.namespace}/${task.spec.clusterName}`);
+    if (!actor) {
+      this.taskApi.updateStatus(task.metadata.namespace, task.metadata.name, () => ({ phase: 'Failed', message: `pgcluster ${task.spec.clusterName} does not exist`, completionTime: new Date().toISOString() }))
+        .catch((err: unknown) => this.log(`pgtask ${task.metadata.name}: ${describeError(err)}`));
+      return;
+    }
+    actor.request(task).catch((err: unknown) => this.log(`pgtask ${task.metadata.name}: ${describeError(err)}`));
+  }
+
   private upsert(cluster: PgClusterResource): void {
     const key = keyOf(cluster);
     if (cluster.metadata.deletionTimestamp) {
@@ -99,6 +119,7 @@ export class Supervisor {
         kc: this.kc,
         clusters: this.clusters,
         replicas: this.replicaApi,
+        tasks: this.taskApi,
         events: this.events,
         pods: (ns, name) => this.pods.list(ns).filter((p) => p.metadata?.labels?.[LABEL.cluster] === name),
         replicaList: (ns, name) => this.replicas.list(ns).filter((r) => r.spec.clusterName === name),

@@ -30,6 +30,8 @@ export interface InstanceSpec {
   userLabels?: Record<string, string>;
   /** The object whose deletion removes this instance (the pgcluster, or the pgreplica). */
   owner: V1OwnerReference;
+  /** A former primary held at zero pods until its old pod is gone (see src/actors/failover.ts). */
+  fenced?: boolean;
 }
 
 /** Path of the operator's settings file inside the database container. */
@@ -61,7 +63,7 @@ export function instanceDeployment(cluster: PgClusterResource, instance: Instanc
     kind: 'Deployment',
     metadata: meta(cluster, instance.name, { [LABEL.instance]: instance.name }, instance.owner),
     spec: {
-      replicas: spec.shutdown ? 0 : 1,
+      replicas: spec.shutdown || instance.fenced ? 0 : 1,
       strategy: { type: 'Recreate' },
       selector: { matchLabels: { [LABEL.cluster]: cluster.metadata.name, [LABEL.instance]: instance.name } },
       template: {
@@ -95,19 +97,23 @@ export function instanceDeployment(cluster: PgClusterResource, instance: Instanc
               readinessProbe: {
                 exec: { command: ['pg_isready', '-q', '-h', '127.0.0.1', '-p', String(spec.port)] },
                 periodSeconds: 2,
-                timeoutSeconds: 2,
+                // A frozen or hung instance fails the probe by timing out: Not Ready after about 2-4 s.
+                timeoutSeconds: 1,
                 failureThreshold: 2,
               },
               resources: instance.resources,
               volumeMounts: [
                 { name: 'pgdata', mountPath: '/pgdata' },
                 { name: 'pgconf', mountPath: '/pgconf', readOnly: true },
+                { name: 'podinfo', mountPath: '/etc/pgo/podinfo', readOnly: true },
               ],
             },
           ],
           volumes: [
             { name: 'pgdata', persistentVolumeClaim: { claimName: instance.name } },
             { name: 'pgconf', configMap: { name: names.configMap } },
+            // The labels as a file that follows changes: the role label when it came after the container.
+            { name: 'podinfo', downwardAPI: { items: [{ path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } }] } },
           ],
         },
       },

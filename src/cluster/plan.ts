@@ -6,7 +6,7 @@ import { clusterServices, instanceDeployment, instanceVolume, ownerRef, paramete
 import { LABEL, clusterLabels, initialReplicaName } from './names.ts';
 
 /** The instances of a cluster: the one created with it (named like the cluster) and one per pgreplica. */
-export function clusterInstances(cluster: PgClusterResource, replicas: PgReplicaResource[]): InstanceSpec[] {
+export function clusterInstances(cluster: PgClusterResource, replicas: PgReplicaResource[], fenced: readonly string[] = []): InstanceSpec[] {
   const { spec } = cluster;
   const primary: InstanceSpec = {
     name: cluster.metadata.name,
@@ -32,12 +32,12 @@ export function clusterInstances(cluster: PgClusterResource, replicas: PgReplica
         owner: ownerRef(r),
       }),
     );
-  return [primary, ...others];
+  return [primary, ...others].map((i) => (fenced.includes(i.name) ? { ...i, fenced: true } : i));
 }
 
 /** Every object a cluster should have, in apply order (settings and Services before the pods that use them). */
-export function desiredObjects(cluster: PgClusterResource, replicas: PgReplicaResource[]): KubernetesObject[] {
-  const instances = clusterInstances(cluster, replicas);
+export function desiredObjects(cluster: PgClusterResource, replicas: PgReplicaResource[], fenced: readonly string[] = []): KubernetesObject[] {
+  const instances = clusterInstances(cluster, replicas, fenced);
   return [
     parametersConfigMap(cluster),
     ...clusterServices(cluster),

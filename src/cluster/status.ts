@@ -2,6 +2,7 @@
 import type { PgClusterStatus } from '../crd/pgcluster.ts';
 import type { ClusterContext } from '../machines/cluster.ts';
 import { stateName } from '../machines/cluster.ts';
+import { chooseTarget } from './failover.ts';
 
 type Condition = NonNullable<PgClusterStatus['conditions']>[number];
 type Phase = NonNullable<PgClusterStatus['phase']>;
@@ -14,7 +15,8 @@ export function phaseOf(state: string, context: ClusterContext, previous: Phase 
     return previous ?? 'Creating';
   }
   if (state === 'monitoring.ready') return 'Ready';
-  if (state === 'monitoring.degraded') return 'Degraded';
+  if (state === 'monitoring.degraded' || state.startsWith('monitoring.primaryUnready')) return 'Degraded';
+  if (state.startsWith('failover')) return (context.failover ?? context.completed)?.kind === 'switchover' ? 'Switchover' : 'FailingOver';
   return previous === 'Ready' || previous === 'Degraded' ? previous : 'Creating';
 }
 
@@ -32,7 +34,7 @@ export function nextStatus(current: PgClusterStatus | undefined, value: unknown,
   const o = context.observation;
   const instances = (o?.instances ?? []).map((i) => ({
     name: i.name,
-    role: i.name === o?.primary ? ('primary' as const) : ('replica' as const),
+    role: i.name === context.primary ? ('primary' as const) : ('replica' as const),
     ready: i.ready,
     ...(i.node ? { node: i.node } : {}),
     ...(i.podIP ? { podIP: i.podIP } : {}),
@@ -52,17 +54,34 @@ export function nextStatus(current: PgClusterStatus | undefined, value: unknown,
       context.lastError ?? (progressing ? `${phase.toLowerCase()} the cluster objects` : 'nothing to do'), current?.conditions, gen, now),
     condition('Degraded', phase === 'Degraded', phase === 'Degraded' ? 'InstanceNotReady' : 'AsExpected',
       phase === 'Degraded' ? `not ready: ${notReady.join(', ')}` : 'no instance is failing', current?.conditions, gen, now),
+    primaryCondition(state, context, current?.conditions, gen, now),
   ];
   return {
     ...current,
     phase,
     state,
     observedGeneration: context.appliedGeneration || current?.observedGeneration,
-    currentPrimary: o?.primary ?? current?.currentPrimary,
+    currentPrimary: context.primary,
+    failover: context.failover,
+    fencedInstances: context.fenced.length ? context.fenced : undefined,
     readyInstances: readyCount,
     instances,
     conditions,
     pendingRestart: o?.instances.some((i) => i.pg?.pendingRestart) ?? false,
     message: context.lastError,
   };
+}
+
+/** PrimaryAvailable: whether the primary Service has a healthy primary, and if not, why no failover (yet). */
+function primaryCondition(state: string, context: ClusterContext, previous: Condition[] | undefined, gen: number, now: string): Condition {
+  const { primary, failover, settings, observation } = context;
+  const down = (reason: string, message: string) => condition('PrimaryAvailable', false, reason, message, previous, gen, now);
+  if (failover) return down('FailingOver', `${failover.kind} failover from ${failover.from}${failover.to ? ` to ${failover.to}` : ''}: ${failover.reason}`);
+  if (state === 'monitoring.primaryUnready.waiting') return down('PrimaryUnready', `primary ${primary} is not Ready or does not answer; failing over after ${settings.failoverDelayMs / 1000} s`);
+  if (state === 'monitoring.primaryUnready.expired') {
+    if (!settings.autofail) return down('AutofailDisabled', `primary ${primary} is down and automatic failover is disabled: run pgo failover`);
+    const choice = observation ? chooseTarget(observation, primary, { sync: settings.sync }) : { none: 'nothing observed yet' };
+    return down('NoFailoverCandidate', `primary ${primary} is down and cannot be replaced: ${'none' in choice ? choice.none : 'a candidate appeared'}`);
+  }
+  return condition('PrimaryAvailable', true, 'PrimaryHealthy', `primary ${primary}`, previous, gen, now);
 }

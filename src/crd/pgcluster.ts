@@ -37,7 +37,7 @@ export const pgClusterSpec = z.strictObject({
   nodeAffinity: nodeAffinity.optional().describe('placement of the primary (v4 --node-name / --node-label)'),
   podAntiAffinity: podAntiAffinityType.default('preferred').describe('spreading of instances over nodes'),
   tolerations: z.array(toleration).optional(),
-  disableAutofail: z.boolean().default(false).describe('turn automatic failover off for this cluster'),
+  disableAutofail: z.boolean().optional().describe('turn automatic failover off (true) or on (false) for this cluster; the operator default (PGO_AUTOFAIL) when unset'),
   autofailReplaceReplica: z.boolean().default(false).describe('create a replacement replica after a failover'),
   failoverDelaySeconds: z.int().min(0).max(3600).optional().describe('how long the primary may be unready before an automatic failover; the operator default when unset'),
   syncReplication: z.boolean().default(false).describe('synchronous replication: no acknowledged commit is lost on failover'),
@@ -98,6 +98,16 @@ export const failoverRecord = z.strictObject({
   reason: z.string(),
 });
 
+/** A failover or switchover in progress: written before anything is changed, so a restarted operator finishes it. */
+export const failoverIntent = z.strictObject({
+  kind: z.enum(['automatic', 'manual', 'switchover']),
+  from: z.string().describe('the primary being replaced'),
+  to: z.string().optional().describe('the instance being promoted'),
+  reason: z.string(),
+  task: z.string().optional().describe('the pgtask that asked for it'),
+  startTime: z.string(),
+});
+
 /** Observed state of a pgcluster; also the durable intent of its actor. */
 export const pgClusterStatus = z.strictObject({
   phase: clusterPhase.optional(),
@@ -105,7 +115,8 @@ export const pgClusterStatus = z.strictObject({
   message: z.string().optional(),
   observedGeneration: z.int().min(0).optional(),
   currentPrimary: z.string().optional(),
-  targetPrimary: z.string().optional().describe('primary being promoted during a failover'),
+  failover: failoverIntent.optional().describe('the failover in progress'),
+  fencedInstances: z.array(z.string()).optional().describe('former primaries held at zero pods until their old pod is gone'),
   readyInstances: z.int().min(0).optional(),
   instances: z.array(instanceStatus).optional(),
   conditions: conditions.optional(),

@@ -1,10 +1,28 @@
 /**
- * The lifecycle of one PostgreSQL cluster, without I/O: apply the desired objects, wait for the instances,
- * then follow their readiness (ready ⇄ degraded) and re-apply when the spec changes. Effects are the
- * `applyObjects` actor, provided by src/actors. Events carry observations; guards decide from the latest one.
+ * The lifecycle and failover of one PostgreSQL cluster, without I/O: apply the desired objects, follow the
+ * instances' readiness, and when the primary is lost (or a user asks) replace it:
+ *
+ *   monitoring.primaryUnready (failover delay) → failover.choosing → recording → fencing → promoting →
+ *   relabeling → monitoring
+ *
+ * Effects are invoked promise actors provided by src/actors (`applyObjects`, `recordIntent`, `fence`,
+ * `promote`, `relabel`); each is safe to run twice, because a restarted operator resumes from the intent
+ * kept in status. Events carry observations; guards decide from the latest one.
  */
 import { assign, fromPromise, setup } from 'xstate';
+import { chooseTarget, primaryHealthy, type FailoverIntent } from '../cluster/failover.ts';
 import { allReady, type Observation } from '../cluster/observation.ts';
+
+/** Failover settings of a cluster (spec and operator defaults). */
+export interface FailoverSettings {
+  autofail: boolean;
+  /** How long the primary may be unhealthy before an automatic failover. */
+  failoverDelayMs: number;
+  /** Synchronous replication: only promote with every replica's position known. */
+  sync: boolean;
+  /** Node preferred between equally advanced candidates. */
+  preferredNode?: string;
+}
 
 /** Context of the cluster machine. */
 export interface ClusterContext {
@@ -15,58 +33,157 @@ export interface ClusterContext {
   observation?: Observation;
   /** Consecutive failures to apply, for back-off. */
   failures: number;
-  /** Something besides the spec changed (pgreplicas): apply again. */
+  /** Something besides the spec changed (pgreplicas, fencing): apply again. */
   dirty: boolean;
   lastError?: string;
+  /** The instance that is the primary (status.currentPrimary). */
+  primary: string;
+  /** The primary has been healthy once: its loss is a failure, not a cluster still starting. */
+  established: boolean;
+  /** Former primaries held at zero pods until their old pod is gone. */
+  fenced: string[];
+  /** The failover in progress. */
+  failover?: FailoverIntent;
+  /** The failover just completed (for the relabel effect). */
+  completed?: FailoverIntent;
+  settings: FailoverSettings;
+}
+
+/** A user's request to replace the primary (from a pgtask). */
+export interface FailoverRequest {
+  kind: 'manual' | 'switchover';
+  target?: string;
+  task: string;
 }
 
 /** Events of the cluster machine. */
 export type ClusterEvent =
-  | { type: 'SPEC'; generation: number }
+  | { type: 'SPEC'; generation: number; settings: FailoverSettings }
   | { type: 'REFRESH' }
-  | { type: 'OBSERVED'; observation: Observation };
+  | { type: 'OBSERVED'; observation: Observation }
+  | { type: 'FAILOVER'; request: FailoverRequest; now: string }
+  | { type: 'UNFENCED'; instance: string };
 
-/** Input: where a (re)started actor begins; `appliedGeneration` comes from status.observedGeneration. */
+/** Input: where a (re)started actor begins, from the cluster's status. */
 export interface ClusterInput {
   generation: number;
   appliedGeneration: number;
+  primary: string;
+  established: boolean;
+  fenced: string[];
+  failover?: FailoverIntent;
+  settings: FailoverSettings;
 }
+
+const choice = (context: ClusterContext, target?: string) =>
+  context.observation
+    ? chooseTarget(context.observation, context.failover?.from ?? context.primary, { sync: context.settings.sync, preferredNode: context.settings.preferredNode, target })
+    : ({ none: 'nothing observed yet' } as const);
+
+const effect = (name: string) => fromPromise<void, { intent: FailoverIntent }>(() => Promise.reject(new Error(`${name} is provided by the cluster actor`)));
 
 /** The cluster machine. */
 export const clusterMachine = setup({
   types: { context: {} as ClusterContext, events: {} as ClusterEvent, input: {} as ClusterInput },
   actors: {
-    /** Applies the objects of the spec at `generation`; resolves to that generation. */
-    applyObjects: fromPromise<number, { generation: number }>(() => Promise.reject(new Error('applyObjects is provided by the cluster actor'))),
+    /** Applies the objects of the spec at `generation` (fenced instances at zero pods); resolves to that generation. */
+    applyObjects: fromPromise<number, { generation: number; fenced: string[] }>(() => Promise.reject(new Error('applyObjects is provided by the cluster actor'))),
+    /** Writes the failover intent (and fenced instances) to status before anything is changed. */
+    recordIntent: effect('recordIntent'),
+    /** Takes the old primary out of the primary Service and stops it (cleanly, for a switchover). */
+    fence: effect('fence'),
+    /** Promotes the target and waits until it is out of recovery. */
+    promote: effect('promote'),
+    /** Writes the new primary to status, labels its pod for the primary Service, finishes the task. */
+    relabel: effect('relabel'),
   },
   guards: {
     allReady: ({ context }) => allReady(context.observation),
     needsApply: ({ context }) => context.dirty || context.generation > context.appliedGeneration,
+    primaryLost: ({ context }) => context.established && !!context.observation && !primaryHealthy(context.observation, context.primary),
+    primaryHealthy: ({ context }) => primaryHealthy(context.observation, context.primary),
+    canAutofail: ({ context }) => context.settings.autofail && 'target' in choice(context),
+    hasTarget: ({ context }) => 'target' in choice(context),
+    requestAcceptable: ({ context, event }) => {
+      if (event.type !== 'FAILOVER') return false;
+      if (event.request.kind === 'switchover' && !primaryHealthy(context.observation, context.primary)) return false;
+      return 'target' in choice(context, event.request.target);
+    },
+    resumePromoted: ({ context }) => !!context.failover?.to,
+    resumeChoosing: ({ context }) => !!context.failover,
   },
   delays: {
     // Capped exponential back-off: 1 s, 2 s, 4 s ... 30 s.
     retry: ({ context }) => Math.min(30_000, 1000 * 2 ** Math.max(0, context.failures - 1)),
+    failoverDelay: ({ context }) => context.settings.failoverDelayMs,
   },
   actions: {
-    observe: assign({ observation: ({ event }) => (event.type === 'OBSERVED' ? event.observation : undefined) }),
-    setGeneration: assign({ generation: ({ event, context }) => (event.type === 'SPEC' ? Math.max(event.generation, context.generation) : context.generation) }),
+    observe: assign(({ event, context }) => {
+      if (event.type !== 'OBSERVED') return {};
+      return { observation: event.observation, established: context.established || primaryHealthy(event.observation, context.primary) };
+    }),
+    setSpec: assign(({ event, context }) =>
+      event.type === 'SPEC' ? { generation: Math.max(event.generation, context.generation), settings: event.settings } : {},
+    ),
+    startAutomatic: assign({
+      failover: ({ context }) => ({ kind: 'automatic' as const, from: context.primary, reason: `primary ${context.primary} unhealthy for ${context.settings.failoverDelayMs / 1000} s`, startTime: new Date().toISOString() }),
+    }),
+    startRequested: assign({
+      failover: ({ context, event }) => {
+        if (event.type !== 'FAILOVER') return context.failover;
+        const { kind, target, task } = event.request;
+        const to = 'target' in choice(context, target) ? (choice(context, target) as { target: string }).target : undefined;
+        return { kind, from: context.primary, to, reason: `requested by pgtask ${task}`, task, startTime: event.now };
+      },
+    }),
+    /** The target is decided; a failed primary (not a switchover's) stays fenced until its pod is gone. */
+    setTarget: assign(({ context }) => {
+      const c = choice(context);
+      const failover = { ...context.failover!, to: context.failover!.to ?? ('target' in c ? c.target : undefined) };
+      return { failover, fenced: failover.kind === 'switchover' || context.fenced.includes(failover.from) ? context.fenced : [...context.fenced, failover.from] };
+    }),
+    /** Promotion failed: choose again among the others. */
+    clearTarget: assign({ failover: ({ context }) => ({ ...context.failover!, to: undefined }) }),
+    // The observation predates the promotion: drop it, so the new primary is judged on a fresh one.
+    complete: assign(({ context }) => ({ primary: context.failover!.to!, completed: context.failover, failover: undefined, observation: undefined })),
   },
 }).createMachine({
   id: 'cluster',
-  context: ({ input }) => ({ generation: input.generation, appliedGeneration: input.appliedGeneration, failures: 0, dirty: false }),
-  initial: 'applying',
+  context: ({ input }) => ({
+    generation: input.generation,
+    appliedGeneration: input.appliedGeneration,
+    failures: 0,
+    dirty: false,
+    primary: input.primary,
+    established: input.established,
+    fenced: input.fenced,
+    failover: input.failover,
+    settings: input.settings,
+  }),
+  initial: 'starting',
   on: {
     OBSERVED: { actions: 'observe' },
-    SPEC: { actions: 'setGeneration' },
+    SPEC: { actions: 'setSpec' },
     REFRESH: { actions: assign({ dirty: true }) },
+    UNFENCED: {
+      actions: assign(({ context, event }) => ({ fenced: context.fenced.filter((n) => n !== event.instance), dirty: true })),
+    },
   },
   states: {
+    starting: {
+      // A failover interrupted by an operator restart is resumed before anything else.
+      always: [
+        { guard: 'resumePromoted', target: 'failover.fencing' },
+        { guard: 'resumeChoosing', target: 'failover.choosing' },
+        { target: 'applying' },
+      ],
+    },
     applying: {
       meta: { description: 'server-side applying the desired objects' },
       entry: assign({ dirty: false }),
       invoke: {
         src: 'applyObjects',
-        input: ({ context }) => ({ generation: context.generation }),
+        input: ({ context }) => ({ generation: context.generation, fenced: context.fenced }),
         onDone: {
           target: 'monitoring',
           actions: assign({ appliedGeneration: ({ event }) => event.output, failures: 0, lastError: undefined }),
@@ -84,18 +201,73 @@ export const clusterMachine = setup({
     monitoring: {
       initial: 'initializing',
       always: { guard: 'needsApply', target: 'applying' },
+      on: {
+        FAILOVER: { guard: 'requestAcceptable', target: 'failover.recording', actions: ['startRequested', 'setTarget'] },
+      },
       states: {
         initializing: {
           meta: { description: 'waiting for every instance to become Ready' },
-          always: { guard: 'allReady', target: 'ready' },
+          always: [
+            { guard: 'primaryLost', target: 'primaryUnready' },
+            { guard: 'allReady', target: 'ready' },
+          ],
         },
         ready: {
-          meta: { description: 'every instance Ready' },
-          always: { guard: ({ context }) => !allReady(context.observation), target: 'degraded' },
+          meta: { description: 'healthy: every instance Ready' },
+          always: [
+            { guard: 'primaryLost', target: 'primaryUnready' },
+            { guard: ({ context }) => !allReady(context.observation), target: 'degraded' },
+          ],
         },
         degraded: {
-          meta: { description: 'an instance is not Ready' },
-          always: { guard: 'allReady', target: 'ready' },
+          meta: { description: 'the primary is healthy, a replica is not Ready' },
+          always: [
+            { guard: 'primaryLost', target: 'primaryUnready' },
+            { guard: 'allReady', target: 'ready' },
+          ],
+        },
+        primaryUnready: {
+          meta: { description: 'the primary is not Ready or does not answer; failing over after the failover delay' },
+          initial: 'waiting',
+          always: { guard: 'primaryHealthy', target: 'initializing' },
+          states: {
+            waiting: { after: { failoverDelay: 'expired' } },
+            expired: {
+              meta: { description: 'failover delay passed; waiting for a candidate (or autofail is off)' },
+              always: { guard: 'canAutofail', target: '#cluster.failover', actions: 'startAutomatic' },
+            },
+          },
+        },
+      },
+    },
+    failover: {
+      initial: 'choosing',
+      states: {
+        choosing: {
+          meta: { description: 'choosing the replica to promote' },
+          always: { guard: 'hasTarget', target: 'recording', actions: 'setTarget' },
+        },
+        recording: {
+          meta: { description: 'writing the failover intent to status' },
+          invoke: { src: 'recordIntent', input: ({ context }) => ({ intent: context.failover! }), onDone: 'fencing' },
+        },
+        fencing: {
+          meta: { description: 'removing the failed primary from the primary Service' },
+          invoke: { src: 'fence', input: ({ context }) => ({ intent: context.failover! }), onDone: 'promoting' },
+        },
+        promoting: {
+          meta: { description: 'promoting the target' },
+          invoke: {
+            src: 'promote',
+            input: ({ context }) => ({ intent: context.failover! }),
+            onDone: 'relabeling',
+            onError: { target: 'choosing', actions: 'clearTarget' },
+          },
+        },
+        relabeling: {
+          meta: { description: 'pointing the primary Service at the new primary' },
+          entry: 'complete',
+          invoke: { src: 'relabel', input: ({ context }) => ({ intent: context.completed! }), onDone: '#cluster.monitoring' },
         },
       },
     },

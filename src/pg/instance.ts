@@ -1,6 +1,6 @@
 /** Connections to one PostgreSQL instance (by pod IP) and the operator's queries against it. */
 import pg from 'pg';
-import { ALTER_SYSTEM_RESET_ALL, FORMAT_ALTER_SYSTEM, INSTANCE_STATE, RELOAD, REPLICATION_LAG } from './sql.ts';
+import { ALTER_SYSTEM_RESET_ALL, FORMAT_ALTER_SYSTEM, INSTANCE_STATE, IN_RECOVERY, PROMOTE, RELOAD, REPLICATION_LAG } from './sql.ts';
 
 /** Where and how to reach an instance as the superuser. */
 export interface Endpoint {
@@ -82,4 +82,12 @@ export async function applyParameters(client: pg.Client, parameters: Record<stri
     await client.query(rows[0]!.sql);
   }
   await client.query(RELOAD);
+}
+
+/** Promotes a standby and waits until it accepts writes; a primary is left as it is. */
+export async function promote(client: pg.Client): Promise<void> {
+  const { rows } = await client.query<{ in_recovery: boolean }>(IN_RECOVERY);
+  if (!rows[0]!.in_recovery) return;
+  const promoted = (await client.query<{ promoted: boolean }>(PROMOTE)).rows[0]!.promoted;
+  if (!promoted) throw new Error('pg_promote did not finish within 30 s');
 }

@@ -31,3 +31,9 @@ export const ALTER_SYSTEM_RESET_ALL = 'alter system reset all';
 
 /** Rereads the configuration files. */
 export const RELOAD = 'select pg_reload_conf()';
+
+/** Promotes a standby and waits (up to 30 s) until it is out of recovery; true when it is. */
+export const PROMOTE = 'select pg_promote(true, 30) as promoted';
+
+/** Whether the instance is a standby. */
+export const IN_RECOVERY = 'select pg_is_in_recovery() as in_recovery';

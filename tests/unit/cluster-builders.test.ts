@@ -81,7 +81,7 @@ test('initial replicas: derived names, only the missing ones, none once recorded
 });
 
 test('phases: creating until first ready; updating only for a newer spec', () => {
-  const ctx = { generation: 1, appliedGeneration: 0, failures: 0, dirty: false };
+  const ctx = { generation: 1, appliedGeneration: 0, failures: 0, dirty: false, primary: 'hippo', established: false, fenced: [], settings: { autofail: true, failoverDelayMs: 3000, sync: false } };
   assert.is(phaseOf('applying', ctx, undefined), 'Creating');
   assert.is(phaseOf('monitoring.initializing', ctx, undefined), 'Creating');
   assert.is(phaseOf('monitoring.ready', ctx, 'Creating'), 'Ready');

@@ -11,9 +11,11 @@ const obs = (...ready: boolean[]): Observation => ({
 const applied = (generation: number) => ({ type: 'xstate.done.actor.0.cluster.applying', output: generation }) as unknown as ClusterEvent;
 const failed = { type: 'xstate.error.actor.0.cluster.applying', error: new Error('boom') } as unknown as ClusterEvent;
 
+const settings = { autofail: true, failoverDelayMs: 3000, sync: false };
+
 /** Runs events from the initial state; returns the state name after each. */
-function run(input: { generation: number; appliedGeneration: number }, events: ClusterEvent[]) {
-  let [snapshot] = initialTransition(clusterMachine, input);
+function run(start: { generation: number; appliedGeneration: number }, events: ClusterEvent[]) {
+  let [snapshot] = initialTransition(clusterMachine, { ...start, primary: 'c', established: false, fenced: [], settings });
   const states = [stateName(snapshot.value)];
   for (const event of events) {
     [snapshot] = transition(clusterMachine, snapshot, event);
@@ -40,12 +42,12 @@ const table: { name: string; input?: { generation: number; appliedGeneration: nu
   },
   {
     name: 'a newer spec re-applies; the same generation does not',
-    events: [applied(1), { type: 'SPEC', generation: 1 }, { type: 'SPEC', generation: 2 }, applied(2)],
+    events: [applied(1), { type: 'SPEC', generation: 1, settings }, { type: 'SPEC', generation: 2, settings }, applied(2)],
     states: ['applying', 'monitoring.initializing', 'monitoring.initializing', 'applying', 'monitoring.initializing'],
   },
   {
     name: 'a spec change during applying is applied next',
-    events: [{ type: 'SPEC', generation: 2 }, applied(1)],
+    events: [{ type: 'SPEC', generation: 2, settings }, applied(1)],
     states: ['applying', 'applying', 'applying'],
   },
   {

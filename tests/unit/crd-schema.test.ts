@@ -39,7 +39,7 @@ test('a valid pgcluster spec parses and gets its defaults', () => {
   assert.is(spec.nodeAffinity?.type, 'preferred');
   const minimal = parseSpec(pgClusterSpec, {}, 'pgcluster hippo');
   assert.is(minimal.storage.primary.size, '1Gi');
-  assert.is(minimal.disableAutofail, false);
+  assert.is(minimal.disableAutofail, undefined); // unset: the operator's default (PGO_AUTOFAIL) applies
 });
 
 for (const { name, spec, field } of invalidSpecs) {

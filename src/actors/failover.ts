@@ -1,0 +1,107 @@
+/**
+ * Effects of the failover states (see src/machines/cluster.ts): fence the old primary, promote the target,
+ * relabel. Each one is safe to run again after an operator restart, and retries on its own until it
+ * succeeds or its state is left (the machine cancels it through `signal`).
+ */
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { lsnValue, type FailoverIntent, type Role } from '../cluster/failover.ts';
+import type { Observation } from '../cluster/observation.ts';
+import type { PgClusterResource } from '../crd/types.ts';
+import { describeError } from '../k8s/custom.ts';
+import { instanceState, promote, withInstance, type Endpoint } from '../pg/instance.ts';
+
+/** What the failover effects need from their cluster actor. */
+export interface FailoverHost {
+  cluster(): PgClusterResource;
+  observation(): Observation | undefined;
+  endpoint(podIP: string): Promise<Endpoint>;
+  /** Sets an instance's pod role label (no-op when it has no pod). */
+  setRole(instance: string, role: Role): Promise<void>;
+  /** Applies an instance's Deployment as planned now (a fenced instance at zero pods). */
+  applyDeployment(instance: string): Promise<void>;
+  /** Stops PostgreSQL in an instance's pod (fast shutdown); its container then restarts as a standby. */
+  stopInstance(podName: string): Promise<void>;
+  /** Resolves once the actor's current status is written. */
+  flushStatus(): Promise<void>;
+  appendHistory(intent: FailoverIntent): Promise<void>;
+  finishTask(task: string, ok: boolean, message: string): Promise<void>;
+  createReplacementReplica(seed: string): Promise<void>;
+  event(type: 'Normal' | 'Warning', reason: string, message: string): void;
+  log(line: string): void;
+}
+
+/** Runs `work` until it succeeds, backing off up to 2 s between tries; gives up only when `signal` aborts. */
+export async function untilDone(what: string, work: () => Promise<void>, signal: AbortSignal, log: (line: string) => void): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (err) {
+      if (signal.aborted) throw err;
+      log(`${what} (attempt ${attempt}): ${describeError(err)}; retrying`);
+      await sleep(Math.min(2000, 200 * attempt), undefined, { signal });
+    }
+  }
+}
+
+const instance = (host: FailoverHost, name: string | undefined) => host.observation()?.instances.find((i) => i.name === name);
+
+/**
+ * Takes the old primary out of the primary Service first: its pod is relabeled `fenced`, which the
+ * API server applies even when the pod's node is down or cut off. A failed primary's Deployment then goes
+ * to zero pods (so its node, if it comes back, stops it); it returns as a replica only once that pod is gone.
+ * A switchover instead stops the old primary cleanly and waits until the target has received everything
+ * it wrote, so nothing is lost; its container restarts as a standby in the same pod.
+ */
+export async function fence(host: FailoverHost, intent: FailoverIntent): Promise<void> {
+  await host.setRole(intent.from, 'fenced');
+  if (intent.kind !== 'switchover') {
+    await host.applyDeployment(intent.from);
+    host.event('Warning', 'Fenced', `took ${intent.from} out of the primary Service and stopped its pod (${intent.reason})`);
+    return;
+  }
+  const old = instance(host, intent.from);
+  let finalLsn: string | undefined;
+  if (old?.podIP && old.podName) {
+    const state = await withInstance(await host.endpoint(old.podIP), instanceState).catch(() => undefined);
+    if (state && !state.inRecovery) {
+      finalLsn = state.currentLsn ?? undefined;
+      await host.stopInstance(old.podName);
+    }
+  }
+  const target = instance(host, intent.to);
+  if (!finalLsn || !target?.podIP) return;
+  // Fast shutdown sends the final WAL (the shutdown checkpoint) to connected standbys before it exits.
+  const endpoint = await host.endpoint(target.podIP);
+  for (let i = 0; i < 150; i++) {
+    const state = await withInstance(endpoint, instanceState);
+    if (lsnValue(state.receivedLsn) > lsnValue(finalLsn)) return;
+    await sleep(200);
+  }
+  throw new Error(`${intent.to} did not receive the old primary's WAL up to ${finalLsn} within 30 s`);
+}
+
+/** Promotes the target (once: an instance already out of recovery is left alone). */
+export async function promoteTarget(host: FailoverHost, intent: FailoverIntent): Promise<void> {
+  const target = instance(host, intent.to);
+  if (!target?.podIP) throw new Error(`${intent.to} has no pod IP to promote`);
+  await withInstance(await host.endpoint(target.podIP), promote, 35_000);
+  host.event('Normal', 'Promoted', `promoted ${intent.to} to primary`);
+}
+
+/**
+ * Makes the new primary official: status first (so a restart labels by it), then the label that puts the
+ * pod behind the primary Service; then history, the Event, the task and an optional replacement replica.
+ */
+export async function relabel(host: FailoverHost, intent: FailoverIntent): Promise<void> {
+  await host.flushStatus();
+  await host.setRole(intent.to!, 'primary');
+  if (intent.kind === 'switchover') await host.setRole(intent.from, 'replica');
+  await host.appendHistory(intent);
+  const what = intent.kind === 'switchover' ? 'switched over' : 'failed over';
+  host.event('Normal', intent.kind === 'switchover' ? 'SwitchedOver' : 'FailedOver', `${what} from ${intent.from} to ${intent.to} (${intent.kind}: ${intent.reason})`);
+  if (intent.task) await host.finishTask(intent.task, true, `${what} from ${intent.from} to ${intent.to}`);
+  if (intent.kind === 'automatic' && host.cluster().spec.autofailReplaceReplica) {
+    await host.createReplacementReplica(createHash('sha256').update(`${intent.from}/${intent.startTime}`).digest('hex'));
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Upkeep of a healthy cluster's instances, run after each observation while the machine is in
+ * `monitoring`: restarts for parameters that need one, promotion of a primary that restarted as a standby,
+ * and stopping any second writable instance.
+ */
+import type { Observation } from '../cluster/observation.ts';
+import type { PgClusterResource } from '../crd/types.ts';
+import { promote, withInstance, type Endpoint } from '../pg/instance.ts';
+
+/** What the upkeep needs from its cluster actor. */
+export interface InstanceHost {
+  cluster(): PgClusterResource;
+  /** The primary instance (the machine's context). */
+  primary(): string;
+  /** The machine's state name (`monitoring.ready`). */
+  state(): string;
+  endpoint(podIP: string): Promise<Endpoint>;
+  stopInstance(podName: string): Promise<void>;
+  event(type: 'Normal' | 'Warning', reason: string, message: string): void;
+  log(line: string): void;
+}
+
+/**
+ * Parameters that need a restart: restarts one instance at a time, replicas before the primary, by
+ * stopping PostgreSQL in its container. The kubelet starts the container again in the same pod, so it
+ * keeps its role label and the primary stays the primary. `restarted` remembers when each one was.
+ */
+export async function restartIfPending(host: InstanceHost, o: Observation, restarted: Map<string, number>): Promise<void> {
+  if (host.state() !== 'monitoring.ready') return;
+  // Give the kubelet a moment to notice the one just stopped before looking for the next.
+  const now = Date.now();
+  if ([...restarted.values()].some((t) => now - t < 15_000)) return;
+  const pending = o.instances.filter((i) => i.pg?.pendingRestart && i.podName);
+  const primary = host.primary();
+  const next = pending.find((i) => i.name !== primary) ?? pending.find((i) => i.name === primary);
+  if (!next) return;
+  restarted.set(next.name, now);
+  await host.stopInstance(next.podName!);
+  host.event('Normal', 'Restarted', `restarted ${next.name} to apply parameters that need a restart`);
+}
+
+/**
+ * The primary's pod came back as a standby (its container started before the operator labelled it):
+ * promote it, but only when no other instance is writable, so there is never a second primary.
+ */
+export async function promoteIfNeeded(host: InstanceHost, o: Observation): Promise<void> {
+  if (!host.state().startsWith('monitoring')) return;
+  const name = host.primary();
+  const primary = o.instances.find((i) => i.name === name);
+  if (!primary?.pg?.inRecovery || primary.roleLabel !== 'primary' || !primary.podIP) return;
+  if (o.instances.some((i) => i.name !== name && i.pg && !i.pg.inRecovery)) {
+    host.log(`not promoting ${name}: another instance is writable`);
+    return;
+  }
+  await withInstance(await host.endpoint(primary.podIP), promote, 35_000);
+  host.event('Normal', 'Promoted', `promoted ${name}, which had restarted as a standby`);
+}
+
+/**
+ * Any writable instance but the primary (a former primary that came back before its pod was stopped) is
+ * stopped at once; its container restarts as a standby and rewinds onto the primary's history.
+ */
+export async function demoteExtraPrimaries(host: InstanceHost, o: Observation): Promise<void> {
+  if (!host.state().startsWith('monitoring')) return;
+  const primary = host.primary();
+  for (const i of o.instances) {
+    if (i.name === primary || !i.pg || i.pg.inRecovery || !i.podName) continue;
+    await host.stopInstance(i.podName);
+    host.event('Warning', 'Demoted', `stopped ${i.name}: it was writable but ${primary} is the primary; it restarts as a standby`);
+  }
+}
