@@ -1,0 +1,45 @@
+/** Data operations wired to the API: backup, show backup, restore, load, apply, upgrade. Their backends come later; the API answers 501 and pgo exits non-zero. */
+import { readFileSync } from 'node:fs';
+import type { Sade } from 'sade';
+import { ROUTE } from '../../src/api/routes.ts';
+import { call } from '../client.ts';
+import { formatTask } from '../format.ts';
+import { action, config, confirm, print, str, targets, type Opts } from '../run.ts';
+
+/** Registers the data commands. */
+export function dataCommands(prog: Sade): void {
+  prog.command('backup [cluster]', 'Take a backup').option('--backup-type', 'pgbackrest or pgdump').option('--backup-opts').option('-d, --database')
+    .action(action(async (cluster: string | undefined, opts: Opts) => {
+      const cfg = config(opts);
+      for (const n of await targets(cfg, opts, cluster)) {
+        const t = await call(cfg, ROUTE['backup.create'], { params: { name: n }, body: { backupType: str(opts, 'backup-type'), backupOpts: str(opts, 'backup-opts'), database: str(opts, 'database') } });
+        print(opts, t, () => formatTask(t));
+      }
+    }));
+  prog.command('show backup <cluster>', 'List backups').option('--backup-type').action(action(async (cluster: string, opts: Opts) => {
+    const r = await call(config(opts), ROUTE['backup.show'], { params: { name: cluster } });
+    print(opts, r, () => r.message);
+  }));
+  prog.command('restore <cluster>', 'Restore a cluster from a backup').option('--backup-type').option('--pitr-target').option('--backup-opts')
+    .action(action(async (cluster: string, opts: Opts) => {
+      await confirm(opts, `Warning: If currently running, the primary database in cluster ${cluster} will be stopped and recreated as part of this workflow!`);
+      const t = await call(config(opts), ROUTE.restore, { params: { name: cluster }, body: { backupType: str(opts, 'backup-type'), pitrTarget: str(opts, 'pitr-target'), backupOpts: str(opts, 'backup-opts') } });
+      print(opts, t, () => formatTask(t));
+    }));
+  prog.command('upgrade <cluster>', 'Upgrade a cluster').option('--ccp-image').option('--ignore-validation').action(action(async (cluster: string, opts: Opts) => {
+    await confirm(opts, `upgrading ${cluster}`);
+    const t = await call(config(opts), ROUTE.upgrade, { params: { name: cluster }, body: { image: str(opts, 'ccp-image'), ignoreValidation: opts['ignore-validation'] ? true : undefined } });
+    print(opts, t, () => formatTask(t));
+  }));
+  prog.command('load [cluster]', 'Load data into clusters').option('--load-config', 'YAML/JSON file').option('--policies')
+    .action(action(async (cluster: string | undefined, opts: Opts) => {
+      const file = str(opts, 'load-config');
+      const loadConfig = file ? Object.fromEntries(readFileSync(file, 'utf8').split('\n').map((l) => l.split(/:\s*/)).filter((p) => p.length >= 2 && p[0]!.trim()).map((p) => [p[0]!.trim(), p.slice(1).join(':').trim()])) : undefined;
+      const r = await call(config(opts), ROUTE.load, { body: { clusters: cluster ? [cluster, ...opts._] : undefined, selector: str(opts, 'selector'), loadConfig, policies: str(opts, 'policies')?.split(',') } });
+      print(opts, r, () => r.message);
+    }));
+  prog.command('apply <policy>', 'Run a policy on clusters (--selector)').option('--dry-run').action(action(async (policy: string, opts: Opts) => {
+    const r = await call(config(opts), ROUTE['policy.apply'], { params: { name: policy }, body: { selector: str(opts, 'selector'), dryRun: opts['dry-run'] ? true : undefined } });
+    print(opts, r, () => r.message);
+  }));
+}

@@ -1,0 +1,49 @@
+/**
+ * pgo: the command line of pg-operator, in v4's syntax (`pgo <verb> [type] [name] [flags]`). Every command
+ * is a call to the API (routes in src/api/routes.ts); the operator does the work.
+ */
+import sade from 'sade';
+import { SERVER_VERSION } from '../src/api/handlers/meta.ts';
+import { ROUTE } from '../src/api/routes.ts';
+import { call } from './client.ts';
+import { adminCommands } from './commands/admin.ts';
+import { clusterCommands } from './commands/clusters.ts';
+import { dataCommands } from './commands/data.ts';
+import { taskCommands } from './commands/tasks.ts';
+import { watchCommands } from './commands/watch.ts';
+import { bashCompletion } from './completion.ts';
+import { action, config, print, type Opts } from './run.ts';
+
+/** Version of this client. */
+export const CLIENT_VERSION = SERVER_VERSION;
+
+const prog = sade('pgo')
+  .version(CLIENT_VERSION)
+  .option('-n, --namespace', 'namespace (default: PGO_NAMESPACE, else default)')
+  .option('-o, --output', 'output format: json')
+  .option('-s, --selector', 'label selector choosing clusters')
+  .option('--all', 'all clusters of the namespace')
+  .option('--no-prompt', 'do not ask for confirmation')
+  .option('--apiserver-url', 'API URL (default: PGO_APISERVER_URL)')
+  .option('--pgo-ca-cert', 'CA certificate file (default: PGO_CA_CERT)');
+
+prog.command('version', 'Client and server versions').option('--client', 'only the client').action(action(async (opts: Opts) => {
+  if (opts.client) return print(opts, { clientVersion: CLIENT_VERSION }, () => `pgo client version ${CLIENT_VERSION}`);
+  const v = await call(config(opts), ROUTE.version);
+  print(opts, { clientVersion: CLIENT_VERSION, ...v }, () => `pgo client version ${CLIENT_VERSION}\npgo-apiserver version ${v.serverVersion}`);
+}));
+
+clusterCommands(prog);
+adminCommands(prog);
+dataCommands(prog);
+taskCommands(prog);
+watchCommands(prog);
+
+prog.command('completion [shell]', 'Print a shell completion script (bash)').action(action((shell: string | undefined) => {
+  if (shell && shell !== 'bash') throw new Error(`only bash completion is available, not ${shell}`);
+  process.stdout.write(bashCompletion());
+  return Promise.resolve();
+}));
+prog.command('help [command]', 'Help for a command').action((command: string | undefined, opts: Opts) => prog.help([command, ...opts._].filter(Boolean).join(' ') || undefined));
+
+prog.parse(process.argv);

@@ -1,0 +1,189 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { CoreV1Api } from '@kubernetes/client-node';
+import type { PgReplicaResource, PgTaskResource } from '../../src/crd/types.ts';
+import { CustomResources } from '../../src/k8s/custom.ts';
+import { startApi, type ApiHarness } from '../harness/api.ts';
+import { waitFor } from '../harness/wait.ts';
+
+// The real pgo CLI process against the API server on a real kube-apiserver (no kubelets: clusters never
+// run, so this covers what the API records; tests/cluster/pgo.test.ts covers the running clusters).
+const test = suite<{ h: ApiHarness; dir: string; env: NodeJS.ProcessEnv }>('pgo CLI against the API');
+const pgoBin = fileURLToPath(new URL('../../cli/pgo', import.meta.url));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function pgo(env: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(pgoBin, args, { env, timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+test.before(async (ctx) => {
+  ctx.h = await startApi(['team-a']);
+  ctx.dir = mkdtempSync(join(tmpdir(), 'pgo-cli-'));
+  writeFileSync(join(ctx.dir, 'ca.crt'), ctx.h.api.tls.cert);
+  writeFileSync(join(ctx.dir, 'pgouser'), `admin:${ctx.h.adminPassword}\n`, { mode: 0o600 });
+  ctx.env = { PATH: process.env.PATH, HOME: ctx.dir, PGO_APISERVER_URL: ctx.h.api.url, PGO_CA_CERT: join(ctx.dir, 'ca.crt'), PGOUSER: join(ctx.dir, 'pgouser'), PGO_NAMESPACE: 'team-a' };
+});
+test.after(async (ctx) => {
+  await ctx.h?.stop();
+  if (ctx.dir) rmSync(ctx.dir, { recursive: true, force: true });
+});
+
+test('version, and configuration errors are clear', async ({ env }) => {
+  const v = await pgo(env, 'version');
+  assert.is(v.code, 0, v.stderr);
+  assert.match(v.stdout, /pgo client version .*\npgo-apiserver version /);
+  const noUrl = await pgo({ ...env, PGO_APISERVER_URL: '' }, 'version');
+  assert.is(noUrl.code, 1);
+  assert.match(noUrl.stderr, /^Error: PGO_APISERVER_URL is not set/);
+  const http = await pgo({ ...env, PGO_APISERVER_URL: env.PGO_APISERVER_URL!.replace('https', 'http') }, 'version');
+  assert.match(http.stderr, /https:\/\//);
+  const noCa = await pgo({ ...env, PGO_CA_CERT: '' }, 'version');
+  assert.is(noCa.code, 1);
+  assert.match(noCa.stderr, /PGO_CA_CERT/);
+  const badPassword = join(env.HOME!, 'bad');
+  writeFileSync(badPassword, 'admin:nope', { mode: 0o600 });
+  const denied = await pgo({ ...env, PGOUSER: badPassword }, 'show', 'cluster', '--all');
+  assert.is(denied.code, 1);
+  assert.match(denied.stderr, /not authenticated/);
+});
+
+test('create, show, label, update and scale a cluster', async ({ h, env }) => {
+  const created = await pgo(env, 'create', 'cluster', 'hippo', '--replica-count', '2', '--pvc-size', '2Gi', '--label', 'env=dev', '--shutdown');
+  assert.is(created.code, 0, created.stderr);
+  assert.match(created.stdout, /created cluster: hippo/);
+  const show = await pgo(env, 'show', 'cluster', 'hippo');
+  assert.is(show.code, 0, show.stderr);
+  assert.match(show.stdout, /cluster : hippo/);
+  assert.match(show.stdout, /storage : Primary=2Gi/);
+  const json = JSON.parse((await pgo(env, 'show', 'cluster', '--selector', 'env=dev', '-o', 'json')).stdout) as { clusters: { name: string }[] };
+  assert.equal(json.clusters.map((c) => c.name), ['hippo']);
+  assert.is((await pgo(env, 'label', 'hippo', '--label', 'team=blue')).code, 0);
+  const byLabel = JSON.parse((await pgo(env, 'show', 'cluster', '-s', 'team=blue', '-o', 'json')).stdout) as { clusters: unknown[] };
+  assert.is(byLabel.clusters.length, 1);
+  assert.is((await pgo(env, 'delete', 'label', 'hippo', '--label', 'team')).code, 0);
+  assert.is(JSON.parse((await pgo(env, 'show', 'cluster', '-s', 'team=blue', '-o', 'json')).stdout).clusters.length, 0);
+  const upd = await pgo(env, 'update', 'cluster', 'hippo', '--disable-autofail', '--parameter', 'work_mem=8MB');
+  assert.is(upd.code, 0, upd.stderr);
+  const c = await new CustomResources(h.cp.kubeconfig, 'pgclusters').get('team-a', 'hippo');
+  assert.is(c.spec.disableAutofail, true);
+  assert.equal(c.spec.parameters, { work_mem: '8MB' });
+  const scale = await pgo(env, 'scale', 'hippo', '--replica-count', '1');
+  assert.is(scale.code, 0, scale.stderr);
+  const name = /created Pgreplica (hippo-[a-z0-9]{4})/.exec(scale.stdout)?.[1];
+  assert.ok(name, scale.stdout);
+  const r = await new CustomResources<PgReplicaResource>(h.cp.kubeconfig, 'pgreplicas').get('team-a', name);
+  assert.is(r.spec.clusterName, 'hippo');
+});
+
+test('destructive verbs refuse without a terminal unless --no-prompt', async ({ env }) => {
+  const refused = await pgo(env, 'failover', 'hippo');
+  assert.is(refused.code, 2);
+  assert.match(refused.stderr, /--no-prompt/);
+  const del = await pgo(env, 'delete', 'cluster', 'hippo');
+  assert.is(del.code, 2);
+});
+
+test('failover: --query lists replicas from status, a bad target is refused, a switchover returns a task', async ({ h, env }) => {
+  const q = await pgo(env, 'failover', 'hippo', '--query');
+  assert.is(q.code, 0, q.stderr);
+  assert.match(q.stdout, /Cluster: hippo/);
+  const bad = await pgo(env, 'failover', 'hippo', '--target', 'hippo-zzzz', '--no-prompt');
+  assert.is(bad.code, 1);
+  assert.match(bad.stderr, /not a replica of cluster hippo/);
+  const sw = await pgo(env, 'failover', 'hippo', '--no-prompt', '--no-wait', '-o', 'json');
+  assert.is(sw.code, 0, sw.stderr);
+  const task = JSON.parse(sw.stdout) as { name: string; type: string; phase: string };
+  assert.is(task.type, 'switchover');
+  assert.is(task.phase, 'Pending');
+  const t = await new CustomResources<PgTaskResource>(h.cp.kubeconfig, 'pgtasks').get('team-a', task.name);
+  assert.is(t.spec.clusterName, 'hippo');
+  assert.is(t.metadata.labels?.['pg-operator.dev/cluster'], 'hippo');
+  const wf = await pgo(env, 'show', 'workflow', task.name);
+  assert.match(wf.stdout, /switchover of hippo\): Pending/);
+  // The operator's outcome is what pgo shows.
+  const tasks = new CustomResources<PgTaskResource>(h.cp.kubeconfig, 'pgtasks');
+  await tasks.updateStatus('team-a', task.name, () => ({ phase: 'Failed', message: 'no ready replica' }));
+  assert.match((await pgo(env, 'show', 'workflow', task.name)).stdout, /Failed - no ready replica/);
+  const sc = await pgo(env, 'scaledown', 'hippo', '--query');
+  assert.is(sc.code, 0, sc.stderr);
+});
+
+test('data operations without a backend answer "not implemented yet" and exit non-zero', async ({ env }) => {
+  for (const args of [['backup', 'hippo'], ['show', 'backup', 'hippo'], ['restore', 'hippo', '--no-prompt'], ['upgrade', 'hippo', '--no-prompt'], ['load', 'hippo'], ['apply', 'p1', '-s', 'env=dev'], ['create', 'user', 'hippo', '--username', 'bob'], ['scaledown', 'hippo', '--target', 'hippo-abcd', '--keep-data', '--no-prompt']]) {
+    const r = await pgo(env, ...args);
+    assert.is(r.code, 3, `${args.join(' ')}: ${r.code} ${r.stdout} ${r.stderr}`);
+    assert.match(r.stderr, /not implemented yet/);
+  }
+});
+
+test('pgouser, pgorole and policy management; show user hides passwords unless asked and allowed', async ({ h, env }) => {
+  assert.is((await pgo(env, 'create', 'pgorole', 'viewer', '--permissions', 'ShowCluster,ShowUser,Version')).code, 0);
+  const cu = await pgo(env, 'create', 'pgouser', 'bob', '--pgouser-password', 'bob-password-1', '--pgouser-roles', 'viewer', '--pgouser-namespaces', 'team-a');
+  assert.is(cu.code, 0, cu.stderr);
+  const show = await pgo(env, 'show', 'pgouser', 'bob');
+  assert.match(show.stdout, /pgouser : bob\nroles : \[viewer\]\nnamespaces : \[team-a\]/);
+  writeFileSync(join(env.HOME!, 'bob'), 'bob:bob-password-1', { mode: 0o600 });
+  const bob = { ...env, PGOUSER: join(env.HOME!, 'bob') };
+  assert.is((await pgo(bob, 'show', 'cluster', 'hippo')).code, 0);
+  const forbidden = await pgo(bob, 'delete', 'cluster', 'hippo', '--no-prompt');
+  assert.is(forbidden.code, 1);
+  assert.match(forbidden.stderr, /lacks the permission DeleteCluster/);
+  await h.cp.kubeconfig.makeApiClient(CoreV1Api).createNamespacedSecret({ namespace: 'team-a', body: { metadata: { name: 'hippo-testuser-secret' }, stringData: { username: 'testuser', password: 'TopSecret42' } } });
+  const users = await pgo(bob, 'show', 'user', 'hippo');
+  assert.match(users.stdout, /testuser/);
+  assert.not.match(users.stdout, /TopSecret42/);
+  assert.is((await pgo(bob, 'show', 'user', 'hippo', '--show-secrets')).code, 1);
+  assert.match((await pgo(env, 'show', 'user', 'hippo', '--show-secrets')).stdout, /TopSecret42/);
+  assert.is((await pgo(env, 'update', 'pgorole', 'viewer', '--permissions', 'ShowCluster')).code, 0);
+  assert.is((await pgo(bob, 'show', 'user', 'hippo')).code, 1);
+  assert.is((await pgo(env, 'delete', 'pgouser', 'bob', '--no-prompt')).code, 0);
+  assert.is((await pgo(env, 'delete', 'pgorole', 'viewer', '--no-prompt')).code, 0);
+  writeFileSync(join(env.HOME!, 'p.sql'), 'create table if not exists audit_log (id int);\n');
+  assert.is((await pgo(env, 'create', 'policy', 'p1', '--in-file', join(env.HOME!, 'p.sql'))).code, 0);
+  assert.match((await pgo(env, 'show', 'policy', 'p1')).stdout, /create table if not exists audit_log/);
+  assert.is((await pgo(env, 'delete', 'policy', 'p1', '--no-prompt')).code, 0);
+  assert.match((await pgo(env, 'show', 'policy')).stdout, /no policies/);
+});
+
+test('pgo watch streams transitions and task progress of one cluster', async ({ h, env }) => {
+  const child = spawn(pgoBin, ['watch', 'hippo'], { env });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  try {
+    await waitFor('the hello line', () => out.includes('hello'), 30_000, 100);
+    h.api.bus.transition('team-a/other', 'applying');
+    h.api.bus.transition('team-a/hippo', 'monitoring.ready');
+    await pgo(env, 'failover', 'hippo', '--no-prompt', '--no-wait');
+    await waitFor('the transition and the task', () => out.includes('team-a/hippo -> monitoring.ready') && /task team-a\/hippo-switchover-\w+ switchover Pending/.test(out), 30_000, 100);
+    assert.not.ok(out.includes('team-a/other'), 'an event of another cluster was shown');
+  } finally {
+    child.kill('SIGINT');
+  }
+});
+
+test('cluster deletion with --no-prompt; completion script', async ({ env }) => {
+  const del = await pgo(env, 'delete', 'cluster', 'hippo', '--no-prompt');
+  assert.is(del.code, 0, del.stderr);
+  assert.match(del.stdout, /deleted pgcluster hippo/);
+  const missing = await pgo(env, 'show', 'cluster', 'hippo');
+  assert.is(missing.code, 1);
+  assert.match(missing.stderr, /not found/);
+  const comp = await pgo(env, 'completion', 'bash');
+  assert.match(comp.stdout, /complete -F _pgo pgo/);
+});
+
+test.run();
