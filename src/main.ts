@@ -1,12 +1,16 @@
 /**
  * The operator process: takes the leader Lease, then runs the actor system until SIGTERM or SIGINT.
  * Configuration: the kubeconfig from KUBECONFIG, ~/.kube/config or the pod's service account;
- * PGO_OPERATOR_NAMESPACE (default: the pod's namespace, or pgo) holds the Lease.
+ * PGO_OPERATOR_NAMESPACE (default: the pod's namespace, or pgo) holds the Lease, the pgousers and the API's
+ * certificate; PGO_API_PORT (default 8443, `off` for none) is the API's port.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Supervisor } from './actors/supervisor.ts';
+import { ensureBootstrapAdmin } from './api/bootstrap.ts';
+import { EventBus } from './api/events.ts';
+import { startApiServer } from './api/server.ts';
 import { acquireLease } from './k8s/lease.ts';
 
 const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
@@ -16,10 +20,26 @@ const identity = `${hostname()}-${process.pid}`;
 
 const kc = new KubeConfig();
 kc.loadFromDefault();
-log(`pg-operator ${identity} connecting to ${kc.getCurrentCluster()?.server}; waiting for the lease ${namespace}/pg-operator`);
+log(`pg-operator ${identity} connecting to ${kc.getCurrentCluster()?.server}`);
+// The API serves from the start (it records intent in resources; the leader acts on it). PGO_API_PORT=off disables it.
+const bus = new EventBus();
+if (process.env.PGO_API_PORT !== 'off') {
+  // Without the API the actors still keep clusters alive: an API that cannot start is logged, not fatal.
+  try {
+    const admin = await ensureBootstrapAdmin(kc, namespace);
+    if (admin.created) log(`created the pgouser admin; its password: ${admin.howToRead}`);
+    await startApiServer({ kc, namespace, bus, log, port: Number(process.env.PGO_API_PORT ?? 8443) });
+  } catch (err) {
+    log(`API not started: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+log(`waiting for the lease ${namespace}/pg-operator`);
 const leadership = await acquireLease(kc, namespace, 'pg-operator', identity, { log });
 log('leader: starting the cluster actors');
-const supervisor = new Supervisor(kc, log, (key, state) => log(`${key} -> ${state}`));
+const supervisor = new Supervisor(kc, log, (key, state) => {
+  log(`${key} -> ${state}`);
+  bus.transition(key, state);
+});
 await supervisor.start();
 
 // One line a minute on resource use, to spot growth per cluster.
