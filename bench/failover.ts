@@ -9,7 +9,7 @@
 import { parseArgs } from 'node:util';
 import { localCluster } from '../tests/harness/cluster.ts';
 import { PATRONI_DEFAULT, PATRONI_TUNED } from './patroni/manifests.ts';
-import { FAULTS, type Fault } from './failover/faults.ts';
+import { FAULTS, restoreAll, type Fault } from './failover/faults.ts';
 import { OperatorHost, operatorTarget } from './failover/operator-target.ts';
 import { patroniTarget } from './failover/patroni-target.ts';
 import { runOnce, type RunResult } from './failover/run.ts';
@@ -40,8 +40,14 @@ for (const f of faults) if (!FAULTS.includes(f)) throw new Error(`unknown fault 
 const limits = { recoveryMs: Number(opts.recovery) * 1000, healthyMs: 240_000 };
 
 const c = localCluster();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`${signal}: undoing faults in effect; namespaces bench-* may be left behind`);
+    void restoreAll().finally(() => operator.stop()).finally(() => process.exit(130));
+  });
+}
 const rows: Row[] = [];
-const describe = (r: RunResult) =>
+const describe = (r: RunResult) => r.error ? `failed before the fault: ${r.error}` :
   `${r.rtoMs === undefined ? 'no recovery' : `RTO ${(r.rtoMs / 1000).toFixed(2)} s`}, ${r.acked} acked, lost ${r.lost ?? '?'}, primary ${r.from} → ${r.to ?? '?'}${r.unhealthy ? ` (${r.unhealthy})` : ''}`;
 try {
   for (const name of targetNames) {
@@ -53,17 +59,11 @@ try {
         const row: Row = { target: name, fault, runs: [] };
         rows.push(row);
         for (let i = 1; i <= runs; i++) {
-          let result: RunResult;
-          try {
-            result = await runOnce(c, target, fault, limits);
-          } catch (err) {
-            console.log(`  ${fault} #${i}: failed: ${err instanceof Error ? err.message : String(err)}`);
-            result = { acked: 0, from: '?', unhealthy: String(err) };
-          }
+          const result = await runOnce(c, target, fault, limits);
           row.runs.push(result);
-          if (result.rtoMs !== undefined || !result.unhealthy) console.log(`  ${fault} #${i}: ${describe(result)}`);
-          if (result.unhealthy) {
-            console.log(`  ${name}: redeploying after an unhealthy run`);
+          console.log(`  ${fault} #${i}: ${describe(result)}`);
+          if (result.unhealthy || result.error) {
+            console.log(`  ${name}: redeploying`);
             await target.teardown(c);
             await target.deploy(c);
           }

@@ -49,8 +49,25 @@ export function postmasterPid(root: number): number {
   throw new Error(`no postmaster under PID ${root}`);
 }
 
-/** Injects `fault` into the primary `primary` of `target`. */
+const pending = new Set<() => Promise<void>>();
+
+/** Undoes every fault still in effect (for a signal handler: the benchmark must not leave a node down). */
+export async function restoreAll(): Promise<void> {
+  for (const undo of [...pending]) await undo();
+}
+
+/** Injects `fault` into the primary `primary` of `target`; its `restore` is idempotent. */
 export async function inject(c: LocalCluster, target: Target, primary: Backend, fault: Fault): Promise<Injected> {
+  const injected = await injectOnce(c, target, primary, fault);
+  const undo = async () => {
+    if (!pending.delete(undo)) return;
+    await injected.restore();
+  };
+  pending.add(undo);
+  return { t0: injected.t0, restore: undo };
+}
+
+async function injectOnce(c: LocalCluster, target: Target, primary: Backend, fault: Fault): Promise<Injected> {
   const pod = `${target.namespace}/${primary.pod}`;
   const none = () => Promise.resolve();
   const quiet = (p: Promise<unknown>) => p.then(() => undefined, (err: unknown) => console.error(`  restore failed: ${String(err)}`));

@@ -2,10 +2,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LocalCluster } from '../../tests/harness/cluster.ts';
 import { nodes } from '../../tests/harness/cluster.ts';
+import { waitFor } from '../../tests/harness/wait.ts';
+import { describeError } from '../../src/k8s/custom.ts';
 import { inject, type Fault, type Injected } from './faults.ts';
 import { query, waitHealthy } from './health.ts';
-import { readyBackends, serviceAddress } from './k8s.ts';
-import type { Target } from './target.ts';
+import { readyBackends, serviceAddress, type Backend } from './k8s.ts';
+import type { Credentials, Target } from './target.ts';
 import { startWriter, type Writer } from './writer.ts';
 
 /** Bounds of one run, in milliseconds. */
@@ -28,6 +30,8 @@ export interface RunResult {
   to?: string;
   /** Set when the target did not come back healthy (the caller redeploys it). */
   unhealthy?: string;
+  /** Set when the run failed before the fault (target never healthy, writer could not commit): not measured. */
+  error?: string;
 }
 
 const TABLE = 'failover_bench';
@@ -44,19 +48,26 @@ function recoveredAt(w: Writer, since: number, t0: number, graceMs: number): num
 
 /** Runs `fault` once against `target`, which must be deployed. */
 export async function runOnce(c: LocalCluster, target: Target, fault: Fault, limits: Limits): Promise<RunResult> {
-  const cred = await target.credentials(c);
-  const primary = await waitHealthy(c, target, cred, limits.healthyMs);
-  await query(primary.ip, cred, `CREATE TABLE IF NOT EXISTS ${TABLE} (v bigint PRIMARY KEY, at timestamptz NOT NULL DEFAULT now()); TRUNCATE ${TABLE}`);
+  let cred: Credentials, primary: Backend, svc: { host: string; port: number };
+  try {
+    cred = await waitFor(`credentials of ${target.name}`, () => target.credentials(c), limits.healthyMs, 1000);
+    primary = await waitHealthy(c, target, cred, limits.healthyMs);
+    await query(primary.ip, cred, `CREATE TABLE IF NOT EXISTS ${TABLE} (v bigint PRIMARY KEY, at timestamptz NOT NULL DEFAULT now()); TRUNCATE ${TABLE}`);
+    svc = await serviceAddress(c, target.namespace, target.primaryService);
+  } catch (err) {
+    return { acked: 0, from: '?', error: describeError(err) };
+  }
   // The client sits on a node the fault does not touch, like an application pod elsewhere in the cluster.
   const clientNode = nodes.find((n) => n !== primary.node)!;
-  const svc = await serviceAddress(c, target.namespace, target.primaryService);
   const writer = startWriter(`pgo-${clientNode}`, { ...svc, ...cred, table: TABLE });
   let injected: Injected | undefined;
   const result: RunResult = { acked: 0, from: primary.pod };
   try {
     const warm = Date.now();
     while (writer.acks.length < 20 || Date.now() - warm < 2000) {
-      if (Date.now() - warm > 30_000) throw new Error(`writer on ${clientNode} could not commit through ${svc.host}:${svc.port} (${writer.errors.at(-1)?.code ?? 'no error'})`);
+      if (Date.now() - warm > 30_000) {
+        return { ...result, error: `writer on ${clientNode} could not commit through ${svc.host}:${svc.port} (${writer.errors.at(-1)?.code ?? 'no error'})` };
+      }
       await sleep(50);
     }
     const since = Date.now();
@@ -81,7 +92,7 @@ export async function runOnce(c: LocalCluster, target: Target, fault: Fault, lim
     const now = await waitHealthy(c, target, cred, limits.healthyMs);
     result.to = now.pod;
   } catch (err) {
-    result.unhealthy = err instanceof Error ? err.message : String(err);
+    result.unhealthy = describeError(err);
   }
   result.lost = await lostCommits(c, target, writer.acks.map((a) => a.v)).catch(() => undefined);
   return result;

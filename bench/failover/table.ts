@@ -14,7 +14,9 @@ const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 /** Formats the rows as an aligned text table (a Markdown table, so it can be pasted as is). */
 export function formatTable(rows: Row[]): string {
   const header = ['target', 'fault', 'recovered', 'median RTO', 'min', 'max', 'lost acked commits (per run)'];
-  const body = rows.map(({ target, fault, runs }) => {
+  const body = rows.map(({ target, fault, runs: all }) => {
+    const runs = all.filter((r) => !r.error);
+    if (!runs.length) return [target, fault, `${all.length} failed before the fault`, '-', '-', '-', '-'];
     const rtos = runs.flatMap((r) => (r.rtoMs === undefined ? [] : [r.rtoMs]));
     const lost = runs.map((r) => (r.lost === undefined ? '?' : String(r.lost))).join(', ');
     if (!rtos.length) return [target, fault, `0/${runs.length}`, 'no recovery', '-', '-', lost];
