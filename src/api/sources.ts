@@ -20,19 +20,24 @@ function loop(kc: KubeConfig, path: string, list: () => Promise<string | undefin
   let stopped = false;
   let abort: AbortController | undefined;
   let failures = 0;
+  // Resumes from the last version seen, so a watch that timed out misses nothing; relists after errors.
+  let lastSeen: string | undefined;
   const run = async () => {
     while (!stopped) {
       try {
-        const resourceVersion = await list();
+        const resourceVersion = lastSeen ?? (await list());
         await new Promise<void>((resolve, reject) => {
           void new Watch(kc)
-            .watch(path, { resourceVersion, allowWatchBookmarks: true }, (type, obj) => {
+            .watch(path, { resourceVersion, allowWatchBookmarks: true, timeoutSeconds: 240 }, (type, obj) => {
               failures = 0;
-              onEvent(type, obj);
+              lastSeen = (obj as { metadata?: { resourceVersion?: string } })?.metadata?.resourceVersion ?? lastSeen;
+              if (type !== 'BOOKMARK') onEvent(type, obj);
             }, (err) => (err ? reject(err as Error) : resolve()))
             .then((c) => (abort = c), reject);
         });
+        continue; // ended normally (server timeout): resume at once from lastSeen
       } catch (err) {
+        lastSeen = undefined;
         if (!stopped) log(`event stream watch ${path}: ${describeError(err)}; restarting`);
       }
       if (stopped) return;
