@@ -2,7 +2,8 @@
  * Failover benchmark: for each target (pg-operator, pg-operator-sync, patroni-default, patroni-tuned) and each
  * fault of the primary (crash, freeze, pod-delete, node-stop, net-cut), under a continuous write load through
  * the primary Service, measures RTO (fault → first acknowledged commit after it) and acknowledged commits
- * lost, then prints one table. Runs on the local cluster; it injects node faults, so run it under the shared
+ * lost, then prints one table. The writer runs in the network namespace of a node other than the primary's and
+ * connects to the primary Service's ClusterIP (kube-proxy of that node), as an application pod would. Runs on the local cluster; it injects node faults, so run it under the shared
  * lock: flock /tmp/pgo-cluster.lock npx tsx bench/failover.ts [--runs 3] [--targets a,b] [--faults a,b]
  *   [--recovery 90] (seconds before a run counts as "no recovery")
  */
@@ -37,7 +38,7 @@ const targetNames = opts.targets.split(',');
 const faults = opts.faults.split(',') as Fault[];
 for (const t of targetNames) if (!TARGETS[t]) throw new Error(`unknown target ${t} (known: ${Object.keys(TARGETS).join(', ')})`);
 for (const f of faults) if (!FAULTS.includes(f)) throw new Error(`unknown fault ${f} (known: ${FAULTS.join(', ')})`);
-const limits = { recoveryMs: Number(opts.recovery) * 1000, healthyMs: 240_000 };
+const limits = { recoveryMs: Number(opts.recovery) * 1000, healthyMs: 180_000 };
 
 const c = localCluster();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
