@@ -40,7 +40,7 @@ const TABLE = 'failover_bench';
  * The recovery point: the first acknowledgement after the first failed attempt at or after `since`.
  * Undefined while the writer has not recovered; `t0` itself when no attempt failed within `graceMs` of it.
  */
-function recoveredAt(w: Writer, since: number, t0: number, graceMs: number): number | undefined {
+export function recoveredAt(w: Pick<Writer, 'acks' | 'errors'>, since: number, t0: number, graceMs: number): number | undefined {
   const failure = w.errors.find((e) => e.t >= since);
   if (!failure) return w.acks.some((a) => a.t > t0 + graceMs) ? t0 : undefined;
   return w.acks.find((a) => a.t > failure.t)?.t;
