@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, then runs every tier and prints `N passed, N failed`.
 #   unit       nothing external
+#   pg         real PostgreSQL 15 processes (Debian) started per suite
 #   apiserver  real etcd + kube-apiserver started per suite
 #   cluster    the local three-node cluster of hack/cluster, brought up first and torn down at the end
 # PGO_TEST_TIERS="unit apiserver" chooses tiers; PGO_KEEP_CLUSTER=1 leaves the cluster running.
@@ -12,7 +13,7 @@ bash hack/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 results=$(mktemp)
 export PGO_TEST_RESULTS=$results
 status=0
-for tier in ${PGO_TEST_TIERS:-unit apiserver cluster}; do
+for tier in ${PGO_TEST_TIERS:-unit pg apiserver cluster}; do
   echo "== $tier tests"
   if [ "$tier" = cluster ]; then
     bash hack/cluster/up.sh --fresh || { echo "0 1" >> "$results"; status=1; continue; }

@@ -61,6 +61,8 @@ rewind() {
   local host=${PGO_PRIMARY_HOST:?PGO_PRIMARY_HOST is required for a standby}
   log "this data directory was a primary: waiting for the primary $host to rewind onto its history"
   until pg_isready -q -h "$host" -p "$port"; do sleep 1; done
+  # A just-promoted primary names its new timeline in its control file only after a checkpoint.
+  PGPASSWORD=$superuser_password psql -X -q -h "$host" -p "$port" -U postgres -d postgres -c checkpoint || true
   if PGPASSWORD=$superuser_password pg_rewind -D "$PGDATA" \
       --source-server="host=$host port=$port user=postgres dbname=postgres connect_timeout=5" >&2; then
     return

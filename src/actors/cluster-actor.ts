@@ -46,6 +46,8 @@ export interface ClusterActorDeps {
 /** Period of the observation timer (PGO_OBSERVE_MS, default 5 s); 1 s while the primary is in doubt. */
 const OBSERVE_MS = Number(process.env.PGO_OBSERVE_MS ?? 5000);
 const URGENT_OBSERVE_MS = 1000;
+/** A pause before each failover step, so tests can kill the operator in a chosen step (0 outside tests). */
+const STEP_DELAY_MS = Number(process.env.PGO_FAILOVER_STEP_DELAY_MS ?? 0);
 
 /** Failover settings of a cluster: its spec, else the operator's defaults (PGO_AUTOFAIL, PGO_FAILOVER_DELAY_SECONDS). */
 export function failoverSettings(cluster: PgClusterResource): FailoverSettings {
@@ -96,7 +98,10 @@ export class ClusterActor {
     });
     const host = this.failoverHost();
     const step = (name: string, work: (intent: FailoverIntent) => Promise<void>) =>
-      fromPromise<void, { intent: FailoverIntent }>(({ input, signal }) => untilDone(`${this.key}: ${name}`, () => work(input.intent), signal, log));
+      fromPromise<void, { intent: FailoverIntent }>(async ({ input, signal }) => {
+        if (STEP_DELAY_MS) await sleep(STEP_DELAY_MS, undefined, { signal });
+        await untilDone(name, () => work(input.intent), signal, log);
+      });
     const machine = clusterMachine.provide({
       actors: {
         applyObjects: fromPromise(async ({ input }: { input: { generation: number; fenced: string[] } }) => {
@@ -106,6 +111,7 @@ export class ClusterActor {
         recordIntent: step('recording the failover intent', () => this.status.write()),
         fence: step('fencing', (intent) => fence(host, intent)),
         promote: fromPromise<void, { intent: FailoverIntent }>(async ({ input }) => {
+          if (STEP_DELAY_MS) await sleep(STEP_DELAY_MS);
           try {
             await promoteTarget(host, input.intent);
           } catch (err) {

@@ -1,6 +1,6 @@
 /** Connections to one PostgreSQL instance (by pod IP) and the operator's queries against it. */
 import pg from 'pg';
-import { ALTER_SYSTEM_RESET_ALL, FORMAT_ALTER_SYSTEM, INSTANCE_STATE, IN_RECOVERY, PROMOTE, RELOAD, REPLICATION_LAG } from './sql.ts';
+import { ALTER_SYSTEM_RESET_ALL, CHECKPOINT, FORMAT_ALTER_SYSTEM, INSTANCE_STATE, IN_RECOVERY, PROMOTE, RELOAD, REPLICATION_LAG } from './sql.ts';
 
 /** Where and how to reach an instance as the superuser. */
 export interface Endpoint {
@@ -90,4 +90,7 @@ export async function promote(client: pg.Client): Promise<void> {
   if (!rows[0]!.in_recovery) return;
   const promoted = (await client.query<{ promoted: boolean }>(PROMOTE)).rows[0]!.promoted;
   if (!promoted) throw new Error('pg_promote did not finish within 30 s');
+  // The control file names the new timeline only after a checkpoint; until then pg_rewind of the old
+  // primary against this one would find "no rewind required" and leave it diverged.
+  await client.query(CHECKPOINT);
 }

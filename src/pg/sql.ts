@@ -5,10 +5,16 @@ export function ident(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
-/** Health and WAL position of an instance. */
+/**
+ * Health and WAL position of an instance. The timeline comes from the current WAL file name on a primary and
+ * from the WAL receiver on a standby: pg_control_checkpoint() lags until the next checkpoint after a promotion.
+ */
 export const INSTANCE_STATE = `
 select pg_is_in_recovery() as in_recovery,
-       (select timeline_id from pg_control_checkpoint()) as timeline,
+       case when pg_is_in_recovery()
+            then coalesce((select received_tli from pg_stat_wal_receiver), (select timeline_id from pg_control_checkpoint()))
+            else ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int
+       end as timeline,
        case when pg_is_in_recovery() then null else pg_current_wal_lsn() end as current_lsn,
        pg_last_wal_receive_lsn() as received_lsn,
        pg_last_wal_replay_lsn() as replayed_lsn,
@@ -37,3 +43,6 @@ export const PROMOTE = 'select pg_promote(true, 30) as promoted';
 
 /** Whether the instance is a standby. */
 export const IN_RECOVERY = 'select pg_is_in_recovery() as in_recovery';
+
+/** Writes a checkpoint (after a promotion: puts the new timeline in the control file). */
+export const CHECKPOINT = 'checkpoint';

@@ -13,12 +13,12 @@ export interface OperatorProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts the operator with `kubeconfigPath`; its output goes to `logFile`. */
-export function startOperator(kubeconfigPath: string, logFile: string): OperatorProcess {
+/** Starts the operator with `kubeconfigPath` (and extra `env`); its output goes to `logFile`. */
+export function startOperator(kubeconfigPath: string, logFile: string, env: Record<string, string> = {}): OperatorProcess {
   const log = createWriteStream(logFile, { flags: 'a' });
   const child = spawn(process.execPath, ['--import', './node_modules/tsx/dist/loader.mjs', 'src/main.ts'], {
     cwd: root,
-    env: { ...process.env, KUBECONFIG: kubeconfigPath },
+    env: { ...process.env, KUBECONFIG: kubeconfigPath, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout.pipe(log, { end: false });
