@@ -18,7 +18,7 @@ interface Ctx {
 }
 const test = suite<Ctx>('failover on real PostgreSQL');
 
-const sql = (s: PgServer, text: string) => withInstance(s.endpoint, async (c) => (await c.query(text)).rows);
+const sql = (s: PgServer, text: string) => withInstance(s.endpoint, async (c) => (await c.query<{ n: number }>(text)).rows);
 const state = (s: PgServer) => withInstance(s.endpoint, instanceState);
 const controlState = async (s: PgServer) => (await s.exec('pg_controldata', ['-D', `${s.dir}/data`])).match(/Database cluster state:\s+(.*)/)![1]!.trim();
 
