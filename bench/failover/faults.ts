@@ -70,7 +70,10 @@ export async function inject(c: LocalCluster, target: Target, primary: Backend, 
 async function injectOnce(c: LocalCluster, target: Target, primary: Backend, fault: Fault): Promise<Injected> {
   const pod = `${target.namespace}/${primary.pod}`;
   const none = () => Promise.resolve();
-  const quiet = (p: Promise<unknown>) => p.then(() => undefined, (err: unknown) => console.error(`  restore failed: ${String(err)}`));
+  // A pod deleted meanwhile (the operator fences a failed primary by deleting it) has nothing left to thaw.
+  const quiet = (p: Promise<unknown>) => p.then(() => undefined, (err: unknown) => {
+    if (!/NotFound|not found/.test(String(err))) console.error(`  restore failed: ${String(err)}`);
+  });
   try {
     switch (fault) {
       case 'crash': {
