@@ -138,7 +138,9 @@ if [ "$role" = primary ]; then
 else
   : "${PGO_PRIMARY_HOST:?PGO_PRIMARY_HOST is required: an existing data directory without PGO_ROLE=primary runs as a standby}"
   touch "$PGDATA/standby.signal"
-  printf "primary_conninfo = 'host=%s port=%s user=replicator password=%s application_name=%s'\n" \
+  # Timeouts, so that a frozen or cut-off old primary (which still accepts TCP) cannot hold the WAL receiver:
+  # it gives up and reconnects through the primary Service, which by then selects the new primary.
+  printf "primary_conninfo = 'host=%s port=%s user=replicator password=%s application_name=%s connect_timeout=3 keepalives_idle=2 keepalives_interval=1 keepalives_count=3 tcp_user_timeout=5000'\n" \
     "$PGO_PRIMARY_HOST" "$port" "$replication_password" "${HOSTNAME:-replica}" > "$PGDATA/pgo-standby.conf"
 fi
 echo "include_if_exists 'pgo-standby.conf'" >> "$PGDATA/pgo.conf"
