@@ -62,6 +62,9 @@ export function failoverSettings(cluster: PgClusterResource): FailoverSettings {
   };
 }
 
+/** An observation that started before the primary changed. */
+class StaleObservation extends Error {}
+
 /** The actor of one pgcluster. */
 export class ClusterActor {
   readonly key: string;
@@ -279,6 +282,8 @@ export class ClusterActor {
     }, 30_000);
     try {
       const observation = await this.observation();
+      // Taken while a failover changed the primary: it judges the wrong instance; look again.
+      if (observation.primary !== this.actor.getSnapshot().context.primary) throw new StaleObservation();
       this.reportProblems(observation);
       this.actor.send({ type: 'OBSERVED', observation });
       this.unfence();
@@ -291,7 +296,8 @@ export class ClusterActor {
       const { namespace, name } = this.cluster.metadata;
       await writeReplicaStatuses(this.deps.replicas, this.deps.replicaList(namespace, name), observation, this.actor.getSnapshot().context.primary);
     } catch (err) {
-      this.deps.log(`${this.key}: observing: ${describeError(err)}`);
+      if (err instanceof StaleObservation) this.again = true;
+      else this.deps.log(`${this.key}: observing: ${describeError(err)}`);
     } finally {
       clearTimeout(watchdog);
       this.observing = false;
