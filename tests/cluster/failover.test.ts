@@ -31,11 +31,18 @@ interface Ctx {
   clusters: CustomResources<PgClusterResource>;
   tasks: CustomResources<PgTaskResource>;
   password: string;
+  /** Writers started by the tests, stopped at the end whatever happened. */
+  writers: Writer[];
 }
 const test = suite<Ctx>('failover on the local cluster');
 const logFile = '/tmp/pg-operator-failover.log';
 const NAME = 'ha';
-const TABLE = 'acks';
+
+/** A writer and the table it fills (one per writer: each counts from 1). */
+interface Load {
+  writer: Writer;
+  table: string;
+}
 
 async function psql(host: string, password: string, sql: string): Promise<string> {
   const { stdout } = await run('psql', ['-X', '-Atc', sql, `host=${host} user=postgres dbname=postgres connect_timeout=3`], { env: { ...process.env, PGPASSWORD: password } });
@@ -52,20 +59,23 @@ async function primaryBackend(ctx: Ctx) {
   }, 120_000, 500);
 }
 
-/** A writer on a node other than `avoid`, committing through the primary Service. */
-async function writer(ctx: Ctx, avoid: string): Promise<Writer> {
+/** A writer on a node other than the primary's, committing through the primary Service into a new table. */
+async function writer(ctx: Ctx, primary: { ip: string; node: string }): Promise<Load> {
+  const table = `acks_${randomBytes(3).toString('hex')}`;
+  await psql(primary.ip, ctx.password, `create table ${table} (v bigint primary key)`);
   const { host, port } = await serviceAddress(ctx.c, ctx.ns, NAME);
-  const node = ['node1', 'node2', 'node3'].find((n) => n !== avoid)!;
-  const w = startWriter(`pgo-${node}`, { host, port, user: 'postgres', password: ctx.password, database: 'postgres', table: TABLE });
-  await waitFor('the writer commits', () => w.acks.length > 5, 30_000, 200);
-  return w;
+  const node = ['node1', 'node2', 'node3'].find((n) => n !== primary.node)!;
+  const w = startWriter(`pgo-${node}`, { host, port, user: 'postgres', password: ctx.password, database: 'postgres', table });
+  ctx.writers.push(w);
+  await waitFor('the writer commits', () => (w.acks.length > 5 ? true : undefined), 30_000, 200);
+  return { writer: w, table };
 }
 
 /**
  * The outcome every fault must end in: all three instances Ready, exactly one writable (the one behind the
  * primary Service and in status), two replicas streaming from it, and every acknowledged value present.
  */
-async function assertHealthy(ctx: Ctx, w?: Writer): Promise<PgClusterResource> {
+async function assertHealthy(ctx: Ctx, load?: Load): Promise<PgClusterResource> {
   const c = await waitFor('3 instances Ready, one writable, 2 streaming', async () => {
     const x = await ctx.clusters.get(ctx.ns, NAME);
     if (x.status?.phase !== 'Ready' || x.status.readyInstances !== 3 || x.status.failover) return undefined;
@@ -81,11 +91,11 @@ async function assertHealthy(ctx: Ctx, w?: Writer): Promise<PgClusterResource> {
   const primary = c.status!.instances!.find((i) => i.name === c.status!.currentPrimary)!;
   const behind = await readyBackends(ctx.c, ctx.ns, NAME);
   assert.equal(behind.map((b) => b.ip), [primary.podIP], 'the primary Service selects exactly the primary');
-  if (w) {
-    await w.stop();
-    const acked = w.acks.map((a) => a.v);
+  if (load) {
+    await load.writer.stop();
+    const acked = load.writer.acks.map((a) => a.v);
     assert.ok(acked.length > 0, 'the writer committed something');
-    const present = new Set((await psql(primary.podIP!, ctx.password, `select v from ${TABLE}`)).split('\n').map(Number));
+    const present = new Set((await psql(primary.podIP!, ctx.password, `select v from ${load.table}`)).split('\n').map(Number));
     const lost = acked.filter((v) => !present.has(v));
     assert.equal(lost, [], `acknowledged commits lost: ${lost.length} of ${acked.length}`);
   }
@@ -94,9 +104,9 @@ async function assertHealthy(ctx: Ctx, w?: Writer): Promise<PgClusterResource> {
 
 /** Injects `fault` into the primary under load; returns the cluster once it has recovered. */
 async function survive(ctx: Ctx, fault: Fault, expectNewPrimary: boolean): Promise<void> {
-  const before = await ctx.clusters.get(ctx.ns, NAME);
+  const before = await assertHealthy(ctx); // each test starts from a healthy cluster, whatever the last one left
   const primary = await primaryBackend(ctx);
-  const w = await writer(ctx, primary.node);
+  const load = await writer(ctx, primary);
   const injected = await inject(ctx.c, target(ctx.ns), primary, fault);
   try {
     if (expectNewPrimary) {
@@ -104,12 +114,12 @@ async function survive(ctx: Ctx, fault: Fault, expectNewPrimary: boolean): Promi
         const x = await ctx.clusters.get(ctx.ns, NAME);
         return x.status?.currentPrimary !== before.status?.currentPrimary && !x.status?.failover ? x : undefined;
       }, 120_000, 500);
-      await waitFor('the writer commits again', () => w.acks.at(-1)!.t > injected.t0, 60_000, 200);
+      await waitFor('the writer commits again', () => (load.writer.acks.at(-1)!.t > injected.t0 ? true : undefined), 60_000, 200);
     }
   } finally {
     await injected.restore();
   }
-  const after = await assertHealthy(ctx, w);
+  const after = await assertHealthy(ctx, load);
   if (expectNewPrimary) {
     const last = after.status!.failoverHistory!.at(-1)!;
     assert.is(last.from, before.status!.currentPrimary);
@@ -131,6 +141,7 @@ test.before(async (ctx) => {
   ctx.ns = `fo-${randomBytes(3).toString('hex')}`;
   ctx.clusters = new CustomResources(ctx.c.kubeconfig, 'pgclusters');
   ctx.tasks = new CustomResources(ctx.c.kubeconfig, 'pgtasks');
+  ctx.writers = [];
   await run('npx', ['--no-install', 'tsx', 'hack/install-crds.ts'], { env: { ...process.env, KUBECONFIG: ctx.c.kubeconfigPath } });
   await ctx.c.core.createNamespace({ body: { metadata: { name: ctx.ns } } });
   ctx.op = startOperator(ctx.c.kubeconfigPath, logFile);
@@ -138,11 +149,10 @@ test.before(async (ctx) => {
   const s = await waitFor('superuser secret', () => ctx.c.core.readNamespacedSecret({ namespace: ctx.ns, name: clusterNames(NAME).superuserSecret }).catch(() => undefined), 60_000);
   ctx.password = Buffer.from(s.data!.password!, 'base64').toString();
   await assertHealthy(ctx);
-  const primary = await primaryBackend(ctx);
-  await psql(primary.ip, ctx.password, `create table ${TABLE} (v bigint primary key)`);
 });
 
 test.after(async (ctx) => {
+  for (const w of ctx.writers ?? []) await w.stop();
   await ctx.op?.stop();
   if (ctx.c) await deleteNamespace(ctx.c, ctx.ns).catch((err: unknown) => console.error(String(err)));
 });
@@ -169,7 +179,7 @@ test('network-partitioned primary node: fails over; the old primary never takes 
 });
 
 test('manual failover: an unknown target is refused with the reason; a chosen target is promoted', async (ctx) => {
-  const before = await ctx.clusters.get(ctx.ns, NAME);
+  const before = await assertHealthy(ctx);
   const targetName = before.status!.instances!.find((i) => i.role === 'replica')!.name;
   const bad = await task(ctx, 'failover', 'nope');
   assert.is(bad.status?.phase, 'Failed');
@@ -182,12 +192,11 @@ test('manual failover: an unknown target is refused with the reason; a chosen ta
 });
 
 test('switchover: nothing lost, the old primary comes back as a replica in the same pod', async (ctx) => {
-  const before = await ctx.clusters.get(ctx.ns, NAME);
-  const primary = await primaryBackend(ctx);
-  const w = await writer(ctx, primary.node);
+  const before = await assertHealthy(ctx);
+  const load = await writer(ctx, await primaryBackend(ctx));
   const t = await task(ctx, 'switchover');
   assert.is(t.status?.phase, 'Succeeded', t.status?.message);
-  const after = await assertHealthy(ctx, w);
+  const after = await assertHealthy(ctx, load);
   assert.is.not(after.status?.currentPrimary, before.status?.currentPrimary);
   assert.is(after.status?.failoverHistory?.at(-1)?.kind, 'switchover');
   const old = after.status!.instances!.find((i) => i.name === before.status!.currentPrimary)!;
