@@ -56,17 +56,21 @@ was_primary() {
   [ "$state" = "in production" ] || [ "$state" = "shut down" ]
 }
 
+# Rewinds this data directory onto the current primary's history; returns non-zero when pg_rewind failed.
+try_rewind() {
+  local host=$PGO_PRIMARY_HOST
+  # A just-promoted primary names its new timeline in its control file only after a checkpoint.
+  PGPASSWORD=$superuser_password psql -X -q -h "$host" -p "$port" -U postgres -d postgres -c checkpoint || true
+  PGPASSWORD=$superuser_password pg_rewind -D "$PGDATA" \
+    --source-server="host=$host port=$port user=postgres dbname=postgres connect_timeout=5" >&2
+}
+
 # Rewinds a former primary onto the current primary's timeline; re-clones when that is impossible.
 rewind() {
   local host=${PGO_PRIMARY_HOST:?PGO_PRIMARY_HOST is required for a standby}
   log "this data directory was a primary: waiting for the primary $host to rewind onto its history"
   until pg_isready -q -h "$host" -p "$port"; do sleep 1; done
-  # A just-promoted primary names its new timeline in its control file only after a checkpoint.
-  PGPASSWORD=$superuser_password psql -X -q -h "$host" -p "$port" -U postgres -d postgres -c checkpoint || true
-  if PGPASSWORD=$superuser_password pg_rewind -D "$PGDATA" \
-      --source-server="host=$host port=$port user=postgres dbname=postgres connect_timeout=5" >&2; then
-    return
-  fi
+  try_rewind && return
   log "pg_rewind failed: cloning the primary again (writes only this instance had are discarded)"
   find "$PGDATA" -mindepth 1 -delete
   init_replica
@@ -101,6 +105,11 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   fi
 elif [ "$role" != primary ] && was_primary; then
   rewind
+elif [ "$role" != primary ] && pg_isready -q -t 3 -h "${PGO_PRIMARY_HOST:-}" -p "$port"; then
+  # A standby may hold WAL past the new primary's fork point (an old primary's last records reached it but
+  # not the target): rewinding is cheap when not needed ("no rewind required"), and it is tried only when
+  # the primary answers, so a standby still starts while there is none (it may be the next candidate).
+  try_rewind || log "pg_rewind did not run (the standby starts as it is)"
 fi
 
 # Settings owned by the operator; PGO_PARAMETERS_FILE (from the cluster ConfigMap) may add more.

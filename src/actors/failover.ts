@@ -48,18 +48,24 @@ const instance = (host: FailoverHost, name: string | undefined) => host.observat
 
 /**
  * Takes the old primary out of the primary Service first: its pod is relabeled `fenced`, which the
- * API server applies even when the pod's node is down or cut off. A failed primary's Deployment then goes
- * to zero pods (so its node, if it comes back, stops it); it returns as a replica only once that pod is gone.
- * A switchover instead stops the old primary cleanly and waits until the target has received everything
- * it wrote, so nothing is lost; its container restarts as a standby in the same pod.
+ * API server applies even when the pod's node is down or cut off. If it still answers, it is stopped cleanly
+ * and the target waits for everything it wrote. A failed primary's Deployment then goes to zero pods (so its
+ * node, if it comes back, stops it); it returns as a replica only once that pod is gone. After a switchover
+ * the old primary's container simply restarts as a standby in the same pod.
  */
 export async function fence(host: FailoverHost, intent: FailoverIntent): Promise<void> {
   await host.setRole(intent.from, 'fenced');
+  // An old primary that still answers is stopped cleanly first, whatever the kind: its shutdown checkpoint
+  // then reaches every connected standby, the target included, so no replica ends up past the fork point.
+  await stopCleanly(host, intent);
   if (intent.kind !== 'switchover') {
     await host.applyDeployment(intent.from);
     host.event('Warning', 'Fenced', `took ${intent.from} out of the primary Service and stopped its pod (${intent.reason})`);
-    return;
   }
+}
+
+/** Stops a still-writable old primary (fast shutdown) and waits until the target has received all it wrote. */
+async function stopCleanly(host: FailoverHost, intent: FailoverIntent): Promise<void> {
   const old = instance(host, intent.from);
   let finalLsn: string | undefined;
   if (old?.podIP && old.podName) {
@@ -78,7 +84,9 @@ export async function fence(host: FailoverHost, intent: FailoverIntent): Promise
     if (lsnValue(state.receivedLsn) > lsnValue(finalLsn)) return;
     await sleep(200);
   }
-  throw new Error(`${intent.to} did not receive the old primary's WAL up to ${finalLsn} within 30 s`);
+  // A switchover promises to lose nothing: retry (the old primary is stopped by now). A failover goes on.
+  if (intent.kind === 'switchover') throw new Error(`${intent.to} did not receive the old primary's WAL up to ${finalLsn} within 30 s`);
+  host.log(`${intent.to} did not receive the old primary's WAL up to ${finalLsn} within 30 s; failing over anyway`);
 }
 
 /** Promotes the target (once: an instance already out of recovery is left alone). */
