@@ -22,7 +22,7 @@ import { clusterMachine, stateName, type FailoverRequest, type FailoverSettings 
 import { applyParameters, withInstance, type Endpoint } from '../pg/instance.ts';
 import { applyCluster, writeReplicaStatuses } from './apply-cluster.ts';
 import { fence, promoteTarget, relabel, untilDone, type FailoverHost } from './failover.ts';
-import { demoteExtraPrimaries, promoteIfNeeded, restartIfPending, type InstanceHost } from './instances.ts';
+import { demoteExtraPrimaries, promoteIfNeeded, restartIfPending, restartStuckReplicas, type InstanceHost } from './instances.ts';
 import { RoleLabeller } from './roles.ts';
 import { StatusWriter } from './status-writer.ts';
 import { observeCluster } from './observe.ts';
@@ -81,6 +81,7 @@ export class ClusterActor {
   private parametersApplied = -1;
   private readonly reported = new Map<string, string>();
   private readonly restarted = new Map<string, number>();
+  private readonly stuck = new Map<string, number>();
   private readonly handledTasks = new Set<string>();
   private readonly roles: RoleLabeller;
   private readonly status: StatusWriter;
@@ -291,6 +292,7 @@ export class ClusterActor {
       const host = this.instanceHost();
       await demoteExtraPrimaries(host, observation);
       await promoteIfNeeded(host, observation);
+      await restartStuckReplicas(host, observation, this.stuck);
       if (this.parametersApplied === this.actor.getSnapshot().context.appliedGeneration) await restartIfPending(host, observation, this.restarted);
       await this.status.write();
       const { namespace, name } = this.cluster.metadata;

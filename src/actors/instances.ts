@@ -69,3 +69,31 @@ export async function demoteExtraPrimaries(host: InstanceHost, o: Observation): 
     host.event('Warning', 'Demoted', `stopped ${i.name}: it was writable but ${primary} is the primary; it restarts as a standby`);
   }
 }
+
+/** How long a replica may sit on an older timeline without streaming before it is restarted (to rewind). */
+const STUCK_MS = 20_000;
+
+/**
+ * A replica on an older timeline than the primary's that is not streaming holds WAL past the fork point (it
+ * received an old primary's last records): it cannot follow by itself. Restarting it makes the entrypoint
+ * rewind it onto the primary's history. `since` remembers when each one was first seen stuck.
+ */
+export async function restartStuckReplicas(host: InstanceHost, o: Observation, since: Map<string, number>): Promise<void> {
+  if (!host.state().startsWith('monitoring')) return;
+  const primary = o.instances.find((i) => i.name === host.primary());
+  const timeline = primary?.pg && !primary.pg.inRecovery ? primary.pg.timeline : undefined;
+  const now = Date.now();
+  for (const i of o.instances) {
+    const stuck = timeline !== undefined && i.name !== primary?.name && i.podName && i.pg?.inRecovery && i.pg.timeline < timeline && i.lagBytes === undefined;
+    if (!stuck) {
+      since.delete(i.name);
+      continue;
+    }
+    const first = since.get(i.name) ?? now;
+    since.set(i.name, first);
+    if (now - first < STUCK_MS) continue;
+    since.delete(i.name);
+    host.event('Warning', 'Rewinding', `${i.name} is on timeline ${i.pg!.timeline}, behind the primary's ${timeline}, and not streaming: restarting it to rewind`);
+    await host.stopInstance(i.podName!);
+  }
+}
