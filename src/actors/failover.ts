@@ -68,8 +68,9 @@ export async function fence(host: FailoverHost, intent: FailoverIntent): Promise
 async function stopCleanly(host: FailoverHost, intent: FailoverIntent): Promise<void> {
   const old = instance(host, intent.from);
   let finalLsn: string | undefined;
-  if (old?.podIP && old.podName) {
-    const state = await withInstance(await host.endpoint(old.podIP), instanceState).catch(() => undefined);
+  // Only when the last observation had it answering as a primary: a frozen or cut-off one is not waited for.
+  if (old?.podIP && old.podName && old.pg && !old.pg.inRecovery) {
+    const state = await withInstance(await host.endpoint(old.podIP), instanceState, 1000).catch(() => undefined);
     if (state && !state.inRecovery) {
       finalLsn = state.currentLsn ?? undefined;
       await host.stopInstance(old.podName);
