@@ -83,6 +83,7 @@ export class ClusterActor {
   private readonly restarted = new Map<string, number>();
   private readonly stuck = new Map<string, number>();
   private readonly handledTasks = new Set<string>();
+  private waitingTasks: PgTaskResource[] = [];
   private readonly roles: RoleLabeller;
   private readonly status: StatusWriter;
 
@@ -195,6 +196,13 @@ export class ClusterActor {
   async request(task: PgTaskResource): Promise<void> {
     const { name } = task.metadata;
     if (this.handledTasks.has(name) || task.status?.phase) return;
+    // While (re)applying or before the first observation, a request waits instead of being refused: an
+    // operator that just started is briefly in `applying`.
+    const { context } = this.actor.getSnapshot();
+    if (!context.failover && (!this.state.startsWith('monitoring') || !context.observation)) {
+      if (!this.waitingTasks.some((t) => t.metadata.name === name)) this.waitingTasks.push(task);
+      return;
+    }
     this.handledTasks.add(name);
     const kind = task.spec.type === 'switchover' ? 'switchover' : 'manual';
     const request: FailoverRequest = { kind, target: task.spec.target, task: name };
@@ -287,6 +295,7 @@ export class ClusterActor {
       if (observation.primary !== this.actor.getSnapshot().context.primary) throw new StaleObservation();
       this.reportProblems(observation);
       this.actor.send({ type: 'OBSERVED', observation });
+      for (const task of this.waitingTasks.splice(0)) await this.request(task);
       this.unfence();
       await this.roles.labelAll();
       const host = this.instanceHost();
@@ -361,10 +370,11 @@ export class ClusterActor {
       stopInstance: (pod) => this.stopInstance(pod),
       flushStatus: () => this.status.write(),
       appendHistory: async (intent) => {
-        const record = { time: new Date().toISOString(), kind: intent.kind, from: intent.from, to: intent.to!, reason: intent.reason };
+        // `time` is when the failover started: unique per failover, so a retried relabel step adds it once.
+        const record = { time: intent.startTime, kind: intent.kind, from: intent.from, to: intent.to!, reason: intent.reason };
         await this.deps.clusters.updateStatus(namespace, name, (c) => {
           const history = c.status?.failoverHistory ?? [];
-          if (history.some((h) => h.from === record.from && h.to === record.to && h.reason === record.reason)) return c.status;
+          if (history.some((h) => h.time === record.time && h.from === record.from)) return c.status;
           return { ...c.status, failoverHistory: [...history, record].slice(-20) };
         });
       },

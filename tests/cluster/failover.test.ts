@@ -211,7 +211,11 @@ for (const step of ['fencing', 'promoting', 'relabeling']) {
     const name = `${NAME}-failover-${randomBytes(2).toString('hex')}`;
     const targetName = before.status!.instances!.find((i) => i.role === 'replica')!.name;
     await ctx.tasks.createIfAbsent({ apiVersion: API_VERSION, kind: 'PGTask', metadata: { name, namespace: ctx.ns }, spec: { type: 'failover', clusterName: NAME, target: targetName } });
-    await waitFor(`status.state failover.${step}`, async () => ((await ctx.clusters.get(ctx.ns, NAME)).status?.state === `failover.${step}` ? true : undefined), 60_000, 100);
+    await waitFor(`status.state failover.${step}`, async () => {
+      const t = await ctx.tasks.get(ctx.ns, name);
+      if (t.status?.phase === 'Failed') throw new Error(`pgtask ${name} failed: ${t.status.message}`);
+      return (await ctx.clusters.get(ctx.ns, NAME)).status?.state === `failover.${step}` ? true : undefined;
+    }, 60_000, 100);
     await ctx.op.stop('SIGKILL');
     await sleep(500);
     ctx.op = startOperator(ctx.c.kubeconfigPath, logFile);
