@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { createActor, fromPromise, type Actor } from 'xstate';
-import { chooseTarget, type FailoverIntent } from '../cluster/failover.ts';
+import type { FailoverIntent } from '../cluster/failover.ts';
 import { LABEL, clusterLabels, clusterNames } from '../cluster/names.ts';
 import type { Observation } from '../cluster/observation.ts';
 import { desiredObjects } from '../cluster/plan.ts';
@@ -18,11 +18,12 @@ import type { CustomResources } from '../k8s/custom.ts';
 import { describeError } from '../k8s/custom.ts';
 import type { EventRecorder } from '../k8s/events.ts';
 import { execInPod } from '../k8s/exec.ts';
-import { clusterMachine, stateName, type FailoverRequest, type FailoverSettings } from '../machines/cluster.ts';
+import { clusterMachine, stateName, type FailoverSettings } from '../machines/cluster.ts';
 import { applyParameters, withInstance, type Endpoint } from '../pg/instance.ts';
 import { applyCluster, writeReplicaStatuses } from './apply-cluster.ts';
 import { fence, promoteTarget, relabel, untilDone, type FailoverHost } from './failover.ts';
 import { demoteExtraPrimaries, promoteIfNeeded, restartIfPending, restartStuckReplicas, type InstanceHost } from './instances.ts';
+import { FailoverRequests } from './requests.ts';
 import { RoleLabeller } from './roles.ts';
 import { StatusWriter } from './status-writer.ts';
 import { observeCluster } from './observe.ts';
@@ -82,8 +83,7 @@ export class ClusterActor {
   private readonly reported = new Map<string, string>();
   private readonly restarted = new Map<string, number>();
   private readonly stuck = new Map<string, number>();
-  private readonly handledTasks = new Set<string>();
-  private waitingTasks: PgTaskResource[] = [];
+  private readonly requests: FailoverRequests;
   private readonly roles: RoleLabeller;
   private readonly status: StatusWriter;
 
@@ -100,6 +100,15 @@ export class ClusterActor {
     this.status = new StatusWriter(deps.clusters, () => this.cluster, (current) => {
       const snapshot = this.actor.getSnapshot();
       return nextStatus(current, snapshot.value, snapshot.context);
+    });
+    this.requests = new FailoverRequests({
+      cluster: () => this.cluster,
+      context: () => this.actor.getSnapshot().context,
+      state: () => this.state,
+      can: (event) => this.actor.getSnapshot().can(event),
+      send: (event) => this.actor.send(event),
+      tasks: deps.tasks,
+      events: deps.events,
     });
     const host = this.failoverHost();
     const step = (name: string, work: (intent: FailoverIntent) => Promise<void>) =>
@@ -192,41 +201,9 @@ export class ClusterActor {
     void this.observe();
   }
 
-  /** A failover or switchover pgtask: accepted (Running, then Succeeded) or refused (Failed) with the reason. */
-  async request(task: PgTaskResource): Promise<void> {
-    const { name } = task.metadata;
-    if (this.handledTasks.has(name) || task.status?.phase) return;
-    // While (re)applying or before the first observation, a request waits instead of being refused: an
-    // operator that just started is briefly in `applying`.
-    const { context } = this.actor.getSnapshot();
-    if (!context.failover && (!this.state.startsWith('monitoring') || !context.observation)) {
-      if (!this.waitingTasks.some((t) => t.metadata.name === name)) this.waitingTasks.push(task);
-      return;
-    }
-    this.handledTasks.add(name);
-    const kind = task.spec.type === 'switchover' ? 'switchover' : 'manual';
-    const request: FailoverRequest = { kind, target: task.spec.target, task: name };
-    const event = { type: 'FAILOVER', request, now: new Date().toISOString() } as const;
-    const snapshot = this.actor.getSnapshot();
-    if (!snapshot.can(event)) {
-      await this.finishTask(name, false, this.refusal(request));
-      return;
-    }
-    await this.setTask(name, { phase: 'Running', message: `${kind === 'switchover' ? 'switchover' : 'failover'} started`, startTime: event.now });
-    this.actor.send(event);
-  }
-
-  private refusal(request: FailoverRequest): string {
-    const { context } = this.actor.getSnapshot();
-    if (context.failover) return `a ${context.failover.kind} failover from ${context.failover.from} is already in progress`;
-    if (!this.state.startsWith('monitoring')) return `the cluster is ${this.state}; try again when it is monitoring its instances`;
-    if (!context.observation) return 'the cluster has not been observed yet; try again in a few seconds';
-    if (request.kind === 'switchover') {
-      const c = chooseTarget(context.observation, context.primary, { sync: context.settings.sync, target: request.target });
-      return 'none' in c ? c.none : `the primary ${context.primary} is not healthy: use a failover, not a switchover`;
-    }
-    const c = chooseTarget(context.observation, context.primary, { sync: context.settings.sync, target: request.target });
-    return 'none' in c ? c.none : 'refused';
+  /** A failover or switchover pgtask (see FailoverRequests). */
+  request(task: PgTaskResource): Promise<void> {
+    return this.requests.request(task);
   }
 
   private announce(state: string): void {
@@ -295,7 +272,7 @@ export class ClusterActor {
       if (observation.primary !== this.actor.getSnapshot().context.primary) throw new StaleObservation();
       this.reportProblems(observation);
       this.actor.send({ type: 'OBSERVED', observation });
-      for (const task of this.waitingTasks.splice(0)) await this.request(task);
+      await this.requests.retryWaiting();
       this.unfence();
       await this.roles.labelAll();
       const host = this.instanceHost();
@@ -378,7 +355,7 @@ export class ClusterActor {
           return { ...c.status, failoverHistory: [...history, record].slice(-20) };
         });
       },
-      finishTask: (task, ok, message) => this.finishTask(task, ok, message),
+      finishTask: (task, ok, message) => this.requests.finish(task, ok, message),
       createReplacementReplica: async (seed) => {
         const replica = `${name}-${seed.slice(0, 4)}`;
         const { created } = await this.deps.replicas.createIfAbsent({
@@ -392,15 +369,6 @@ export class ClusterActor {
       event: (type, reason, message) => this.deps.events.record(this.cluster, type, reason, message),
       log: (line) => this.deps.log(`${this.key}: ${line}`),
     };
-  }
-
-  private async setTask(task: string, status: NonNullable<PgTaskResource['status']>): Promise<void> {
-    await this.deps.tasks.updateStatus(this.cluster.metadata.namespace, task, (t) => ({ ...t.status, ...status }));
-  }
-
-  private async finishTask(task: string, ok: boolean, message: string): Promise<void> {
-    await this.setTask(task, { phase: ok ? 'Succeeded' : 'Failed', message, completionTime: new Date().toISOString() });
-    if (!ok) this.deps.events.record(this.cluster, 'Warning', 'FailoverRefused', `pgtask ${task}: ${message}`);
   }
 
   /** One Warning Event per instance problem (again only if the problem changes). */

@@ -85,8 +85,9 @@ async function stopCleanly(host: FailoverHost, intent: FailoverIntent): Promise<
     if (lsnValue(state.receivedLsn) > lsnValue(finalLsn)) return;
     await sleep(200);
   }
-  // A switchover promises to lose nothing: retry (the old primary is stopped by now). A failover goes on.
-  if (intent.kind === 'switchover') throw new Error(`${intent.to} did not receive the old primary's WAL up to ${finalLsn} within 30 s`);
+  // A switchover, or synchronous replication, promises to lose nothing: retry (the old primary is stopped by
+  // now). An asynchronous failover goes on.
+  if (intent.kind === 'switchover' || host.cluster().spec.syncReplication) throw new Error(`${intent.to} did not receive the old primary's WAL up to ${finalLsn} within 30 s`);
   host.log(`${intent.to} did not receive the old primary's WAL up to ${finalLsn} within 30 s; failing over anyway`);
 }
 

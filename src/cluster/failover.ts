@@ -93,7 +93,11 @@ export type Choice = { target: string } | { none: string };
  * commit is on at least one standby, but not necessarily on a given one: every replica that has a pod
  * must have reported its LSN, otherwise the best-looking candidate might lack a commit and none is chosen.
  */
-export function chooseTarget(o: Observation, failed: string, options: { sync?: boolean; preferredNode?: string; target?: string } = {}): Choice {
+export function chooseTarget(
+  o: Observation,
+  failed: string,
+  options: { sync?: boolean; preferredNode?: string; target?: string; /** the old primary answers: fencing makes the target catch up */ catchUp?: boolean } = {},
+): Choice {
   const ranked = rankCandidates(o, failed, options.preferredNode);
   if (options.target) {
     const c = ranked.find((x) => x.name === options.target);
@@ -109,7 +113,7 @@ export function chooseTarget(o: Observation, failed: string, options: { sync?: b
   if (options.target) {
     // A manual target behind the best candidate would lose what only the best one received.
     const t = ranked.find((x) => x.name === options.target)!;
-    if (lsnValue(t.receivedLsn) < lsnValue(best.receivedLsn) && options.sync) return { none: `${t.name} is behind ${best.name}; synchronous replication forbids losing what ${best.name} received` };
+    if (lsnValue(t.receivedLsn) < lsnValue(best.receivedLsn) && options.sync && !options.catchUp) return { none: `${t.name} is behind ${best.name}; synchronous replication forbids losing what ${best.name} received` };
     return { target: t.name };
   }
   return { target: best.name };

@@ -77,7 +77,12 @@ export interface ClusterInput {
 
 const choice = (context: ClusterContext, target?: string) =>
   context.observation
-    ? chooseTarget(context.observation, context.failover?.from ?? context.primary, { sync: context.settings.sync, preferredNode: context.settings.preferredNode, target })
+    ? chooseTarget(context.observation, context.failover?.from ?? context.primary, {
+        sync: context.settings.sync,
+        preferredNode: context.settings.preferredNode,
+        target,
+        catchUp: !context.failover && primaryHealthy(context.observation, context.primary),
+      })
     : ({ none: 'nothing observed yet' } as const);
 
 const effect = (name: string) => fromPromise<void, { intent: FailoverIntent }>(() => Promise.reject(new Error(`${name} is provided by the cluster actor`)));

@@ -40,6 +40,7 @@ const table: { name: string; o: Observation; options?: Parameters<typeof chooseT
   { name: 'sync: a replica that cannot be asked blocks the choice', o: obs(replica('a', '0/100'), { ...replica('b', '0/900'), pg: undefined }), options: { sync: true }, want: /synchronous replication: .* b cannot be asked/ },
   { name: 'sync: all replicas known: the most advanced', o: obs(replica('a', '0/100'), replica('b', '0/900')), options: { sync: true }, want: 'b' },
   { name: 'sync: a manual target behind the best is refused', o: obs(replica('a', '0/100'), replica('b', '0/900')), options: { sync: true, target: 'a' }, want: /a is behind b/ },
+  { name: 'sync: a manual target behind is taken while the old primary answers (it is stopped and caught up first)', o: obs(replica('a', '0/100'), replica('b', '0/900')), options: { sync: true, target: 'a', catchUp: true }, want: 'a' },
 ];
 
 for (const row of table) {
