@@ -27,7 +27,7 @@ if (process.env.PGO_API_PORT !== 'off') {
   // Without the API the actors still keep clusters alive: an API that cannot start is logged, not fatal.
   try {
     const admin = await ensureBootstrapAdmin(kc, namespace);
-    if (admin.created) log(`created the pgouser admin; its password: ${admin.howToRead}`);
+    if (admin.created) log(`created the pgouser admin; read its password with: ${admin.howToRead}`);
     await startApiServer({ kc, namespace, bus, log, port: Number(process.env.PGO_API_PORT ?? 8443) });
   } catch (err) {
     log(`API not started: ${err instanceof Error ? err.message : String(err)}`);

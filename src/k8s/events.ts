@@ -1,5 +1,6 @@
 /** Kubernetes Events about the operator's resources (seen by `kubectl describe` and `pgo watch`). */
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { describeError } from './custom.ts';
 
 /** The object an Event is about. */
 export interface EventTarget {
@@ -37,6 +38,6 @@ export class EventRecorder {
           count: 1,
         },
       })
-      .catch((err: unknown) => this.log(`recording event ${reason} for ${namespace}/${name}: ${String(err)}`));
+      .catch((err: unknown) => this.log(`recording event ${reason} for ${namespace}/${name}: ${describeError(err)}`));
   }
 }
