@@ -261,13 +261,15 @@ export class ClusterActor {
     }
     this.observing = true;
     this.again = false;
+    let step = 'observing the instances';
     // A hung call must not stop observation for good: give up on this pass after 30 s.
     const watchdog = setTimeout(() => {
-      this.deps.log(`${this.key}: an observation took over 30 s; starting a new one`);
+      this.deps.log(`${this.key}: an observation took over 30 s (at: ${step}); starting a new one`);
       this.observing = false;
     }, 30_000);
     try {
       const observation = await this.observation();
+      step = 'upkeep';
       // Taken while a failover changed the primary: it judges the wrong instance; look again.
       if (observation.primary !== this.actor.getSnapshot().context.primary) throw new StaleObservation();
       this.reportProblems(observation);
@@ -275,11 +277,13 @@ export class ClusterActor {
       await this.requests.retryWaiting();
       this.unfence();
       await this.roles.labelAll();
+      step = 'demote, promote, restart';
       const host = this.instanceHost();
       await demoteExtraPrimaries(host, observation);
       await promoteIfNeeded(host, observation);
       await restartStuckReplicas(host, observation, this.stuck);
       if (this.parametersApplied === this.actor.getSnapshot().context.appliedGeneration) await restartIfPending(host, observation, this.restarted);
+      step = 'status';
       await this.status.write();
       const { namespace, name } = this.cluster.metadata;
       await writeReplicaStatuses(this.deps.replicas, this.deps.replicaList(namespace, name), observation, this.actor.getSnapshot().context.primary);

@@ -50,7 +50,12 @@ export async function withInstance<T>(endpoint: Endpoint, work: (client: pg.Clie
   try {
     return await work(client);
   } finally {
-    await client.end().catch(() => undefined);
+    // Not awaited: a frozen or cut-off server never answers the Terminate message, and waiting for it
+    // would hang the caller (an observation of a frozen primary hung until the 30 s watchdog). The socket
+    // is destroyed if the server has not closed it within 2 s.
+    const socket = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
+    const timer = setTimeout(() => socket?.destroy(), 2000).unref();
+    client.end().then(() => clearTimeout(timer), () => undefined);
   }
 }
 

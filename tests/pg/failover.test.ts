@@ -3,6 +3,9 @@
  * candidate choice from real LSNs, promotion, a standby following the new timeline, and a former primary
  * rewound (pg_rewind, as the image's entrypoint does) so that what only it had is gone and it follows.
  */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chooseTarget } from '../../src/cluster/failover.ts';
@@ -117,6 +120,25 @@ test('pg_rewind: the former primary drops what only it had and follows the new p
   await sql(ctx.a, 'insert into t values (6000)');
   await waitFor('the old primary replays new writes', async () => ((await sql(ctx.primary, 'select count(*)::int as n from t where v = 6000'))[0]!.n === 1 ? true : undefined), 15_000, 100);
   assert.equal(await sql(ctx.primary, 'select count(*)::int as n from t where v = 9999'), [{ n: 0 }], 'the diverged write is gone');
+});
+
+test('a server that freezes mid-query does not hang the operator: the call fails and returns', async (ctx) => {
+  const postmaster = Number(readFileSync(`${ctx.b.dir}/data/postmaster.pid`, 'utf8').split('\n')[0]);
+  const pids: number[] = [];
+  try {
+    const call = withInstance(ctx.b.endpoint, async (c) => {
+      // Every process of the server, this connection's backend included (it exists once connected).
+      pids.push(postmaster, ...execFileSync('pgrep', ['-P', String(postmaster)], { encoding: 'utf8' }).trim().split('\n').map(Number));
+      for (const pid of pids) process.kill(pid, 'SIGSTOP');
+      return c.query('select 1');
+    });
+    // Bounded only so that a hang fails the test instead of stalling the suite; the query timeout is 3.5 s.
+    // (Liveness of the whole call, closing included; the close is not awaited by design, see withInstance.)
+    const outcome = await Promise.race([call.then(() => 'answered', () => 'failed'), sleep(20_000).then(() => 'hung')]);
+    assert.is(outcome, 'failed');
+  } finally {
+    for (const pid of pids) process.kill(pid, 'SIGCONT');
+  }
 });
 
 test.run();
