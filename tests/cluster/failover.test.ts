@@ -19,7 +19,7 @@ import { clusterNames } from '../../src/cluster/names.ts';
 import { API_VERSION } from '../../src/crd/resources.ts';
 import type { PgClusterResource, PgTaskResource } from '../../src/crd/types.ts';
 import { CustomResources } from '../../src/k8s/custom.ts';
-import { deleteNamespace, localCluster, type LocalCluster } from '../harness/cluster.ts';
+import { deleteNamespace, localCluster, psql, type LocalCluster } from '../harness/cluster.ts';
 import { startOperator, type OperatorProcess } from '../harness/operator.ts';
 import { waitFor } from '../harness/wait.ts';
 
@@ -42,11 +42,6 @@ const NAME = 'ha';
 interface Load {
   writer: Writer;
   table: string;
-}
-
-async function psql(host: string, password: string, sql: string): Promise<string> {
-  const { stdout } = await run('psql', ['-X', '-Atc', sql, `host=${host} user=postgres dbname=postgres connect_timeout=3`], { env: { ...process.env, PGPASSWORD: password } });
-  return stdout.trim();
 }
 
 const target = (ns: string): Target => ({ name: 'pg-operator', namespace: ns, primaryService: NAME, podSelector: '', container: 'database', members: 3 }) as unknown as Target;

@@ -8,7 +8,7 @@ import { LABEL, KEEP_DATA_ANNOTATION, clusterNames } from '../../src/cluster/nam
 import type { PgClusterResource, PgReplicaResource } from '../../src/crd/types.ts';
 import { API_VERSION } from '../../src/crd/resources.ts';
 import { CustomResources } from '../../src/k8s/custom.ts';
-import { deleteNamespace, localCluster, type LocalCluster } from '../harness/cluster.ts';
+import { deleteNamespace, localCluster, psql, type LocalCluster } from '../harness/cluster.ts';
 import { startOperator, type OperatorProcess } from '../harness/operator.ts';
 import { waitFor } from '../harness/wait.ts';
 
@@ -37,11 +37,6 @@ async function readyCluster(ctx: Ctx, name: string, instances: number, timeoutMs
 async function superuserPassword(ctx: Ctx, cluster: string): Promise<string> {
   const s = await ctx.c.core.readNamespacedSecret({ namespace: ctx.ns, name: clusterNames(cluster).superuserSecret });
   return Buffer.from(s.data!.password!, 'base64').toString();
-}
-
-async function psql(host: string, password: string, sql: string): Promise<string> {
-  const { stdout } = await run('psql', ['-X', '-Atc', sql, `host=${host} user=postgres dbname=postgres connect_timeout=3`], { env: { ...process.env, PGPASSWORD: password } });
-  return stdout.trim();
 }
 
 async function deploymentsOf(ctx: Ctx, cluster: string): Promise<string[]> {

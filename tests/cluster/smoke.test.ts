@@ -1,14 +1,11 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
 import type { V1Pod } from '@kubernetes/client-node';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { localCluster, nodes, type LocalCluster } from '../harness/cluster.ts';
+import { localCluster, nodes, psql, type LocalCluster } from '../harness/cluster.ts';
 import { rejects, waitFor } from '../harness/wait.ts';
 import { clientPod, postgresPod } from '../fixtures/pods.ts';
 
-const run = promisify(execFile);
 const test = suite<{ c: LocalCluster; ns: string; password: string }>('local cluster smoke');
 
 const isReady = (pod: V1Pod) => pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
@@ -23,13 +20,6 @@ async function podReady(c: LocalCluster, ns: string, name: string, timeoutMs = 9
 }
 
 /** psql from the host to `host`; resolves to the query result. */
-async function psqlFromHost(host: string, password: string, sql: string): Promise<string> {
-  const { stdout } = await run('psql', ['-X', '-Atc', sql, `host=${host} user=postgres dbname=postgres connect_timeout=3`], {
-    env: { ...process.env, PGPASSWORD: password },
-  });
-  return stdout.trim();
-}
-
 test.before(async (ctx) => {
   ctx.c = localCluster();
   ctx.ns = `smoke-${randomBytes(3).toString('hex')}`;
@@ -59,7 +49,7 @@ test('a PostgreSQL pod from the local image reaches Ready on each node', async (
 test('the host reaches pod IPs', async ({ c, ns, password }) => {
   for (const node of nodes) {
     const pod = await c.core.readNamespacedPod({ namespace: ns, name: `pg-${node}` });
-    assert.is(await psqlFromHost(pod.status!.podIP!, password, 'select inet_server_addr()'), pod.status!.podIP);
+    assert.is(await psql(pod.status!.podIP!, password, 'select inet_server_addr()'), pod.status!.podIP);
   }
 });
 
@@ -88,14 +78,14 @@ test('a killed container is restarted by its kubelet', async ({ c, ns }) => {
 
 test('a frozen container stops answering, and answers again when thawed', async ({ c, ns, password }) => {
   const ip = (await c.core.readNamespacedPod({ namespace: ns, name: 'pg-node3' })).status!.podIP!;
-  assert.is(await psqlFromHost(ip, password, 'select 1'), '1');
+  assert.is(await psql(ip, password, 'select 1'), '1');
   await c.fault('freeze', `${ns}/pg-node3`);
   try {
-    await rejects(psqlFromHost(ip, password, 'select 1'), 'a frozen PostgreSQL answered');
+    await rejects(psql(ip, password, 'select 1'), 'a frozen PostgreSQL answered');
   } finally {
     await c.fault('thaw', `${ns}/pg-node3`);
   }
-  assert.is(await psqlFromHost(ip, password, 'select 1'), '1');
+  assert.is(await psql(ip, password, 'select 1'), '1');
 });
 
 test('a cut-off node is unreachable from the others, and reachable again after restore', async ({ c, ns, password }) => {
@@ -105,12 +95,12 @@ test('a cut-off node is unreachable from the others, and reachable again after r
   await c.fault('net-cut', 'node2');
   try {
     await rejects(fromNode1(), 'node1 still reaches node2');
-    await rejects(psqlFromHost(ip, password, 'select 1'), 'the host still reaches node2');
+    await rejects(psql(ip, password, 'select 1'), 'the host still reaches node2');
   } finally {
     await c.fault('net-restore', 'node2');
   }
   await waitFor('node2 reachable again', fromNode1, 30_000);
-  assert.is(await psqlFromHost(ip, password, 'select 1'), '1');
+  assert.is(await psql(ip, password, 'select 1'), '1');
 });
 
 test('a stopped node turns NotReady, and Ready again when started', async ({ c }) => {

@@ -66,3 +66,9 @@ export function localCluster(): LocalCluster {
     fault: (...args) => call('bash', [join(hack, 'fault.sh'), ...args]),
   };
 }
+
+/** Runs `sql` with the host's psql against `host` (a pod IP) as the superuser; resolves to the trimmed output. */
+export async function psql(host: string, password: string, sql: string): Promise<string> {
+  const { stdout } = await run('psql', ['-X', '-Atc', sql, `host=${host} user=postgres dbname=postgres connect_timeout=3`], { env: { ...process.env, PGPASSWORD: password } });
+  return stdout.trim();
+}
