@@ -5,7 +5,7 @@
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import { LABEL, MANAGED_BY } from '../cluster/names.ts';
 import type { PgClusterResource, PgReplicaResource, PgTaskResource } from '../crd/types.ts';
-import { CustomResources, describeError } from '../k8s/custom.ts';
+import { CustomResources, describeError, httpStatus } from '../k8s/custom.ts';
 import { EventRecorder } from '../k8s/events.ts';
 import { startInformer, type SharedInformer } from '../k8s/informer.ts';
 import { ClusterActor } from './cluster-actor.ts';
@@ -97,13 +97,29 @@ export class Supervisor {
   private dispatch(task: PgTaskResource): void {
     if (task.spec.type !== 'failover' && task.spec.type !== 'switchover') return;
     if (task.status?.phase) return;
+    const fail = (err: unknown) => this.log(`pgtask ${task.metadata.name}: ${describeError(err)}`);
     const actor = this.actors.get(`${task.metadata.namespace}/${task.spec.clusterName}`);
-    if (!actor) {
-      this.taskApi.updateStatus(task.metadata.namespace, task.metadata.name, () => ({ phase: 'Failed', message: `pgcluster ${task.spec.clusterName} does not exist`, completionTime: new Date().toISOString() }))
-        .catch((err: unknown) => this.log(`pgtask ${task.metadata.name}: ${describeError(err)}`));
-      return;
+    if (actor) return void actor.request(task).catch(fail);
+    void this.dispatchUncached(task).catch(fail);
+  }
+
+  /**
+   * No actor for the task's cluster: the cache may be behind (a pgcluster created just before the task),
+   * so only the API server may say it does not exist.
+   */
+  private async dispatchUncached(task: PgTaskResource): Promise<void> {
+    const { namespace, name } = task.metadata;
+    let cluster: PgClusterResource | undefined;
+    try {
+      cluster = await this.clusters.get(namespace, task.spec.clusterName);
+    } catch (err) {
+      if (httpStatus(err) !== 404) throw err;
     }
-    actor.request(task).catch((err: unknown) => this.log(`pgtask ${task.metadata.name}: ${describeError(err)}`));
+    if (cluster) {
+      this.upsert(cluster);
+      return this.actors.get(keyOf(cluster))?.request(task);
+    }
+    await this.taskApi.updateStatus(namespace, name, () => ({ phase: 'Failed', message: `pgcluster ${task.spec.clusterName} does not exist`, completionTime: new Date().toISOString() }));
   }
 
   private upsert(cluster: PgClusterResource): void {

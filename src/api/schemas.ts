@@ -4,8 +4,8 @@
  * Pure (zod only), so the CLI loads it without the Kubernetes client.
  */
 import { z } from 'zod';
-import { affinityType, dnsLabel, podAntiAffinityType, quantity, serviceType } from '../crd/common.ts';
-import { pgParameters } from '../crd/pgcluster.ts';
+import { affinityType, dnsLabel, podAntiAffinityType, quantity, serviceType, storageSize } from '../crd/common.ts';
+import { clusterName, pgParameters, replicaCount, replicas } from '../crd/limits.ts';
 import { ALL_PERMISSIONS, isPermission } from './permissions.ts';
 
 /** A resource name: a DNS-1123 label. Rejects path separators, dots, quotes and SQL. */
@@ -68,11 +68,11 @@ const image = z.string().min(1).max(512).regex(/^[A-Za-z0-9][A-Za-z0-9._\-/:@]*$
 
 /** `pgo create cluster`. */
 export const clusterCreateBody = z.strictObject({
-  name,
-  replicaCount: z.int().min(0).max(9).default(0).describe('replicas created with the cluster (--replica-count)'),
+  name: clusterName,
+  replicaCount: replicas.default(0).describe('replicas created with the cluster (--replica-count)'),
   image: image.optional().describe('PostgreSQL image (--ccp-image)'),
-  pvcSize: quantity.optional().describe('size of the data volume (--pvc-size)'),
-  replicaPvcSize: quantity.optional(),
+  pvcSize: storageSize.optional().describe('size of the data volume (--pvc-size)'),
+  replicaPvcSize: storageSize.optional(),
   storageClass: name.optional(),
   cpu: quantity.optional(),
   memory: quantity.optional(),
@@ -114,8 +114,8 @@ export const listQuery = z.strictObject({ selector: selector.optional() });
 
 /** `pgo scale`. */
 export const scaleBody = z.strictObject({
-  replicaCount: z.int().min(1).max(9).default(1),
-  pvcSize: quantity.optional(),
+  replicaCount: replicaCount.default(1),
+  pvcSize: storageSize.optional(),
   storageClass: name.optional(),
   nodeLabel: nodeLabel.optional(),
   nodeAffinityType: affinityType.optional(),

@@ -3,6 +3,7 @@
  * These zod schemas are the single source of the CRD YAML in `crds/` (see `hack/gen-crds.ts`).
  */
 import { z } from 'zod';
+import { LIMIT_MESSAGES, cel, quantityValue } from './limits.ts';
 
 /** A Kubernetes DNS-1123 label: lower-case letters, digits and '-', 1 to 63 characters. */
 export const dnsLabel = z
@@ -43,9 +44,14 @@ export const podAntiAffinityType = z.enum(['preferred', 'required', 'disabled'])
 /** How a volume is provisioned, after v4's `storagetype`. */
 export const storageType = z.enum(['dynamic', 'create', 'existing', 'emptydir']);
 
+/** A storage size: a quantity above zero. */
+export const storageSize = cel(quantity.refine((q) => !(quantityValue(q) <= 0), LIMIT_MESSAGES.size), [
+  { rule: "!isQuantity(self) || quantity(self).isGreaterThan(quantity('0'))", message: LIMIT_MESSAGES.size },
+]);
+
 /** Storage of one volume (v4 `PgStorageSpec`, typed). */
 export const storageSpec = z.strictObject({
-  size: quantity.describe('requested size, e.g. 1Gi'),
+  size: storageSize.describe('requested size, e.g. 1Gi'),
   storageClass: z.string().min(1).optional().describe('StorageClass name; the cluster default when unset'),
   accessMode: z.enum(['ReadWriteOnce', 'ReadWriteMany', 'ReadOnlyMany', 'ReadWriteOncePod']).default('ReadWriteOnce'),
   type: storageType.default('dynamic'),
@@ -57,11 +63,24 @@ const resourceList = z.strictObject({
   memory: quantity.optional(),
 });
 
-/** CPU and memory requests and limits of a container. */
-export const resources = z.strictObject({
-  requests: resourceList.optional(),
-  limits: resourceList.optional(),
-});
+const atLeast = (limit: string | undefined, request: string | undefined) => !limit || !request || !(quantityValue(limit) < quantityValue(request));
+const celAtLeast = (r: 'cpu' | 'memory') =>
+  `!has(self.requests) || !has(self.limits) || !has(self.requests.${r}) || !has(self.limits.${r}) || !isQuantity(self.requests.${r}) || !isQuantity(self.limits.${r}) || quantity(self.limits.${r}).compareTo(quantity(self.requests.${r})) >= 0`;
+
+/** CPU and memory requests and limits of a container; a limit is never below its request. */
+export const resources = cel(
+  z
+    .strictObject({
+      requests: resourceList.optional(),
+      limits: resourceList.optional(),
+    })
+    .refine((r) => atLeast(r.limits?.cpu, r.requests?.cpu) && atLeast(r.limits?.memory, r.requests?.memory), LIMIT_MESSAGES.limitBelowRequest),
+  [
+    { rule: celAtLeast('cpu'), message: LIMIT_MESSAGES.limitBelowRequest },
+    { rule: celAtLeast('memory'), message: LIMIT_MESSAGES.limitBelowRequest },
+  ],
+);
+
 
 /** A pod toleration. */
 export const toleration = z.strictObject({

@@ -64,6 +64,7 @@ export function buildCrd(def: ResourceDef): Json {
               type: 'object',
               description: `${def.kind} of the pg-operator PostgreSQL operator.`,
               required: ['spec'],
+              ...(def.rules ? { 'x-kubernetes-validations': def.rules } : {}),
               properties: {
                 apiVersion: { type: 'string' },
                 kind: { type: 'string' },

@@ -1,13 +1,14 @@
 /** The pgbackups resource: one backup of a cluster. */
 import { z } from 'zod';
-import { dnsLabel, storageSpec, workStatus } from './common.ts';
+import { clusterName } from './limits.ts';
+import { storageSpec, workStatus } from './common.ts';
 
 /** pgBackRest backup types; pgdump makes a logical dump. */
 export const backupType = z.enum(['full', 'diff', 'incr', 'pgdump']);
 
 /** Desired state of a pgbackup. */
 export const pgBackupSpec = z.strictObject({
-  clusterName: dnsLabel.describe('the pgcluster to back up'),
+  clusterName: clusterName.describe('the pgcluster to back up'),
   type: backupType.default('full'),
   repoType: z.enum(['posix', 's3', 'gcs']).default('posix'),
   storage: storageSpec.optional().describe('volume for pgdump output'),

@@ -9,19 +9,16 @@ import {
   storageSpec,
   toleration,
 } from './common.ts';
+import { pgParameters, port, replicas } from './limits.ts';
 
-/** PostgreSQL settings; values are strings as in postgresql.conf (e.g. `max_connections: "200"`). */
-export const pgParameters = z.record(
-  z.string().regex(/^[a-z_][a-z0-9_.]*$/, 'must be a PostgreSQL parameter name, e.g. max_connections'),
-  z.string(),
-);
+export { pgParameters };
 
 /** Desired state of a pgcluster. */
 export const pgClusterSpec = z.strictObject({
   image: z.string().min(1).default('localhost/pg-operator/postgres:15').describe('PostgreSQL container image'),
   postgresVersion: z.int().min(15).max(15).default(15).describe('PostgreSQL major version'),
-  port: z.int().min(1).max(65535).default(5432),
-  replicas: z.int().min(0).default(0).describe('replicas created with the cluster; later ones are pgreplicas'),
+  port: port.default(5432),
+  replicas: replicas.default(0).describe('replicas created with the cluster; later ones are pgreplicas'),
   database: z.string().min(1).max(63).default('userdb').describe('initial database'),
   user: z.string().min(1).max(63).default('testuser').describe('initial user, owner of the initial database'),
   passwordType: z.enum(['scram-sha-256', 'md5']).default('scram-sha-256'),

@@ -1,11 +1,12 @@
 /** The pgreplicas resource: one streaming replica of a pgcluster (v4: one replica Deployment each). */
 import { z } from 'zod';
-import { conditions, dnsLabel, nodeAffinity, resources, serviceType, storageSpec, toleration } from './common.ts';
+import { conditions, nodeAffinity, resources, serviceType, storageSpec, toleration } from './common.ts';
+import { clusterName } from './limits.ts';
 import { instanceRole } from './pgcluster.ts';
 
 /** Desired state of a pgreplica. */
 export const pgReplicaSpec = z.strictObject({
-  clusterName: dnsLabel.describe('the pgcluster this replica belongs to'),
+  clusterName: clusterName.describe('the pgcluster this replica belongs to'),
   storage: storageSpec.optional().describe("data volume; the cluster's replica storage when unset"),
   resources: resources.optional(),
   nodeAffinity: nodeAffinity.optional().describe('placement; a node other than the primary is preferred when unset'),

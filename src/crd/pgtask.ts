@@ -1,6 +1,7 @@
 /** The pgtasks resource: asynchronous work on a cluster, recorded as intent by the API and carried out by the operator. */
 import { z } from 'zod';
-import { dnsLabel, workStatus } from './common.ts';
+import { clusterName } from './limits.ts';
+import { workStatus } from './common.ts';
 
 /** Kinds of task (v4 task types, typed). */
 export const taskType = z.enum([
@@ -20,7 +21,7 @@ export const taskType = z.enum([
 /** Desired state of a pgtask. */
 export const pgTaskSpec = z.strictObject({
   type: taskType,
-  clusterName: dnsLabel.describe('the pgcluster the task works on'),
+  clusterName: clusterName.describe('the pgcluster the task works on'),
   target: z.string().min(1).optional().describe('instance the task is aimed at (failover target, replica to remove)'),
   autofailReplaceReplica: z.boolean().optional().describe('failover: create a replacement replica'),
   parameters: z.record(z.string(), z.string()).optional().describe('task-specific settings'),

@@ -1,10 +1,11 @@
 /** The pgupgrades resource: a minor (image) or major (pg_upgrade) upgrade of a cluster. */
 import { z } from 'zod';
-import { dnsLabel, workStatus } from './common.ts';
+import { clusterName } from './limits.ts';
+import { workStatus } from './common.ts';
 
 /** Desired state of a pgupgrade. */
 export const pgUpgradeSpec = z.strictObject({
-  clusterName: dnsLabel.describe('the pgcluster to upgrade'),
+  clusterName: clusterName.describe('the pgcluster to upgrade'),
   type: z.enum(['minor', 'major']).default('minor'),
   image: z.string().min(1).describe('PostgreSQL image to move to'),
   toVersion: z.int().min(15).optional().describe('target major version (major upgrades)'),

@@ -3,6 +3,7 @@
  * One table drives the CRD generator, the API's validation and the CLI.
  */
 import type { z } from 'zod';
+import { nameRules, type CelRule } from './limits.ts';
 import { pgBackupSpec, pgBackupStatus } from './pgbackup.ts';
 import { pgClusterSpec, pgClusterStatus } from './pgcluster.ts';
 import { pgPolicySpec, pgPolicyStatus } from './pgpolicy.ts';
@@ -35,6 +36,8 @@ export interface ResourceDef {
   spec: z.ZodType;
   status: z.ZodType;
   columns: PrinterColumn[];
+  /** CEL rules on the whole object (its name), from src/crd/limits.ts. */
+  rules?: CelRule[];
 }
 
 const age: PrinterColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
@@ -50,6 +53,7 @@ export const resources = {
     shortNames: ['pgc'],
     spec: pgClusterSpec,
     status: pgClusterStatus,
+    rules: nameRules.cluster,
     columns: [
       { name: 'Primary', type: 'string', jsonPath: '.status.currentPrimary' },
       { name: 'Replicas', type: 'integer', jsonPath: '.spec.replicas', description: 'replicas requested at creation' },
@@ -67,6 +71,7 @@ export const resources = {
     shortNames: ['pgr'],
     spec: pgReplicaSpec,
     status: pgReplicaStatus,
+    rules: nameRules.instance,
     columns: [
       cluster,
       { name: 'Role', type: 'string', jsonPath: '.status.role' },

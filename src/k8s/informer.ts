@@ -10,7 +10,7 @@ export interface InformerHandlers<T> {
   add?(obj: T): void;
   update?(obj: T): void;
   delete?(obj: T): void;
-  /** Called on every (re)connection, after the list. */
+  /** Called on every (re)connection, before the list (client-node's order). */
   connect?(): void;
 }
 
@@ -18,7 +18,7 @@ export interface InformerHandlers<T> {
 export interface SharedInformer<T> {
   list(namespace?: string): readonly T[];
   get(name: string, namespace?: string): T | undefined;
-  /** Resolves once the first list has been received. */
+  /** Resolves once the first list is in the cache (and its `add` handlers have run). */
   synced: Promise<void>;
   stop(): void;
 }
@@ -31,17 +31,24 @@ export function startInformer<T extends KubernetesObject>(
   handlers: InformerHandlers<T>,
   options: { labelSelector?: string; resyncMs?: number; onError?: (err: unknown) => void } = {},
 ): SharedInformer<T> {
-  const informer: Informer<T> & ObjectCache<T> = makeInformer(kc, path, list, options.labelSelector);
-  let stopped = false;
-  let failures = 0;
   let markSynced: () => void = () => undefined;
   const synced = new Promise<void>((resolve) => (markSynced = resolve));
+  // client-node emits 'connect' before it lists, so 'connect' does not mean the cache holds anything: a
+  // restarted operator judged a pgcluster "does not exist" from an empty cache. The list's items are added
+  // in the continuation of this promise (a microtask); setImmediate runs after it.
+  const listed = async () => {
+    const result = await list();
+    setImmediate(markSynced);
+    return result;
+  };
+  const informer: Informer<T> & ObjectCache<T> = makeInformer(kc, path, listed, options.labelSelector);
+  let stopped = false;
+  let failures = 0;
   informer.on('add', (obj) => handlers.add?.(obj));
   informer.on('update', (obj) => handlers.update?.(obj));
   informer.on('delete', (obj) => handlers.delete?.(obj));
   informer.on('connect', () => {
     failures = 0;
-    markSynced();
     handlers.connect?.();
   });
   informer.on('error', (err) => {

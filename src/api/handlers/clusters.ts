@@ -1,4 +1,5 @@
 /** Cluster routes: create, show, update, delete, label, status. The API records intent; the operator acts. */
+import { quantityValue } from '../../crd/limits.ts';
 import type { V1PersistentVolumeClaim, V1Service } from '@kubernetes/client-node';
 import type { z } from 'zod';
 import { KEEP_DATA_ANNOTATION, LABEL, MANAGED_BY } from '../../cluster/names.ts';
@@ -203,12 +204,9 @@ export const clusterHandlers: HandlerTable = {
   },
 };
 
-const units: Record<string, number> = { '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, m: 1e-3 };
-
 /** Bytes of a quantity such as `1Gi`; 0 when unknown. */
 export function quantityBytes(q: string | undefined): number {
-  const m = /^([0-9.]+)([a-zA-Z]*)$/.exec(q ?? '');
-  return m ? Number(m[1]) * (units[m[2]!] ?? 0) : 0;
+  return quantityValue(q ?? '') || 0;
 }
 
 /** Requested (or provisioned) size of a claim, in bytes. */
