@@ -41,6 +41,7 @@ export const MESSAGES = {
   notImplemented: (what: string) => `${what} is not implemented yet in this version of pg-operator; nothing was done`,
   tooLarge: (limit: number) => `request body larger than ${limit} bytes`,
   malformedJson: (detail: string) => `malformed JSON body: ${detail}`,
+  ambiguousJson: (detail: string) => `ambiguous JSON body: ${detail}`,
   plainHttp: 'this API only speaks HTTPS; use https:// (PGO_APISERVER_URL)',
   notFound: (what: string) => `${what} not found`,
   noRoute: (method: string, path: string) => `no route ${method} ${path}`,

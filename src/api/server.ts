@@ -3,6 +3,7 @@
  * namespace access per route, zod validation of path, query and body, an audit line per call, and the
  * WebSocket /events. Dispatch is driven by the route table in routes.ts.
  */
+import { ambiguity } from './strict-json.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
@@ -82,11 +83,17 @@ async function readBody(req: IncomingMessage, limit: number): Promise<unknown> {
     chunks.push(chunk);
   }
   if (size === 0) return undefined;
+  const text = Buffer.concat(chunks).toString('utf8');
+  let body: unknown;
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    body = JSON.parse(text) as unknown;
   } catch (err) {
     throw new ApiError(400, MESSAGES.malformedJson((err as Error).message), ['body'], { cause: err });
   }
+  // Only a valid text is scanned: duplicate keys and inexact numbers would be read differently elsewhere.
+  const unclear = ambiguity(text);
+  if (unclear) throw new ApiError(400, MESSAGES.ambiguousJson(unclear), ['body']);
+  return body;
 }
 
 /** Maps an error to status and message; unexpected ones are logged and not shown in detail. */

@@ -110,6 +110,11 @@ test('malformed JSON, oversized bodies, unknown fields and bodies where none bel
   const bad = await call(h, 'POST', path, admin, '{"name": "x",');
   assert.is(bad.status, 400);
   assert.ok(bad.json.error?.message.startsWith('malformed JSON'), bad.text);
+  // JSON.parse would take the last value: refused, naming the key, and nothing is created.
+  const dup = await call(h, 'POST', path, admin, '{"name": "dup", "replicaCount": 1, "replicaCount": 5}');
+  assert.is(dup.status, 400, dup.text);
+  assert.is(dup.json.error?.message, 'ambiguous JSON body: duplicate key "replicaCount" at replicaCount: send each key once');
+  assert.is((await call(h, 'GET', `${path}/dup`, admin)).status, 404);
   const big = await call(h, 'POST', path, admin, JSON.stringify({ name: 'x', pad: 'x'.repeat(MAX_BODY_BYTES) }));
   assert.is(big.status, 413, big.text);
   const unknown = await call(h, 'POST', path, admin, { name: 'x', replicaCount: 1, sneaky: true });
