@@ -5,7 +5,8 @@ import { CoreV1Api, StorageV1Api, type KubeConfig } from '@kubernetes/client-nod
 import { clusterSecrets } from '../cluster/builders.ts';
 import { CLEANUP_FINALIZER } from '../cluster/names.ts';
 import type { Observation } from '../cluster/observation.ts';
-import { desiredObjects, initialReplicas } from '../cluster/plan.ts';
+import { desiredObjects, excessReplicas, initialReplicas } from '../cluster/plan.ts';
+import { LIMIT_MESSAGES } from '../crd/limits.ts';
 import type { PgClusterResource, PgReplicaResource } from '../crd/types.ts';
 import { applyObject } from '../k8s/apply.ts';
 import { describeError, httpStatus, type CustomResources } from '../k8s/custom.ts';
@@ -23,15 +24,19 @@ export interface ApplyDeps {
 /**
  * Checks StorageClasses, adds the finalizer, creates Secrets (once: passwords are never regenerated) and the
  * initial pgreplicas, then server-side applies every desired object (fenced instances at zero pods).
+ * Stops at the next object once `signal` is aborted (the cluster was deleted or the lease lost). The objects
+ * of one pass are bounded: at most MAX_INSTANCES instances (pgreplicas beyond are marked Failed).
  * Returns the cluster as last written (with the finalizer).
  */
-export async function applyCluster(deps: ApplyDeps, cluster: PgClusterResource, fenced: readonly string[]): Promise<PgClusterResource> {
+export async function applyCluster(deps: ApplyDeps, cluster: PgClusterResource, fenced: readonly string[], signal: AbortSignal): Promise<PgClusterResource> {
   const { namespace, name } = cluster.metadata;
+  const step = () => signal.throwIfAborted();
   // Checked before anything is created, so an impossible spec leaves no half-built cluster behind.
   await checkStorageClasses(deps.kc, cluster);
   cluster = await ensureFinalizer(deps.clusters, cluster);
   const core = deps.kc.makeApiClient(CoreV1Api);
   for (const secret of clusterSecrets(cluster, () => randomBytes(18).toString('base64url'))) {
+    step();
     try {
       await core.createNamespacedSecret({ namespace, body: secret });
     } catch (err) {
@@ -40,6 +45,7 @@ export async function applyCluster(deps: ApplyDeps, cluster: PgClusterResource, 
   }
   const existing = [...deps.replicaList(namespace, name)];
   for (const replica of initialReplicas(cluster, existing)) {
+    step();
     const { created, object } = await deps.replicas.createIfAbsent(replica);
     if (created) deps.events.record(cluster, 'Normal', 'ReplicaCreated', `created pgreplica ${replica.metadata.name}`);
     existing.push(object);
@@ -47,7 +53,16 @@ export async function applyCluster(deps: ApplyDeps, cluster: PgClusterResource, 
   if (!cluster.status?.initialReplicasCreated) {
     await deps.clusters.updateStatus(namespace, name, (c) => ({ ...c.status, initialReplicasCreated: true }));
   }
-  for (const obj of desiredObjects(cluster, existing, fenced)) await applyObject(deps.kc, obj);
+  for (const replica of excessReplicas(cluster, existing)) {
+    step();
+    if (replica.status?.phase === 'Failed') continue;
+    await deps.replicas.updateStatus(namespace, replica.metadata.name, (r) => ({ ...r.status, phase: 'Failed', message: LIMIT_MESSAGES.instances }));
+    deps.events.record(cluster, 'Warning', 'TooManyInstances', `pgreplica ${replica.metadata.name}: ${LIMIT_MESSAGES.instances}`);
+  }
+  for (const obj of desiredObjects(cluster, existing, fenced)) {
+    step();
+    await applyObject(deps.kc, obj);
+  }
   return cluster;
 }
 

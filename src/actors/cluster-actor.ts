@@ -19,10 +19,11 @@ import { describeError } from '../k8s/custom.ts';
 import type { EventRecorder } from '../k8s/events.ts';
 import { execInPod } from '../k8s/exec.ts';
 import { clusterMachine, stateName, type FailoverSettings } from '../machines/cluster.ts';
-import { applyParameters, withInstance, type Endpoint } from '../pg/instance.ts';
+import type { Endpoint } from '../pg/instance.ts';
 import { applyCluster, writeReplicaStatuses } from './apply-cluster.ts';
 import { fence, promoteTarget, relabel, untilDone, type FailoverHost } from './failover.ts';
 import { demoteExtraPrimaries, promoteIfNeeded, restartIfPending, restartStuckReplicas, type InstanceHost } from './instances.ts';
+import { applyParametersToInstances } from './parameters.ts';
 import { FailoverRequests } from './requests.ts';
 import { RoleLabeller } from './roles.ts';
 import { StatusWriter } from './status-writer.ts';
@@ -74,6 +75,8 @@ export class ClusterActor {
   private readonly core: CoreV1Api;
   private superuserPassword?: string;
   private observing = false;
+  /** Aborted when the actor stops: no effect of a deleted cluster goes on. */
+  private readonly abort = new AbortController();
   /** A kick arrived during an observation: observe again right after it. */
   private again = false;
   private timer?: NodeJS.Timeout;
@@ -118,8 +121,8 @@ export class ClusterActor {
       });
     const machine = clusterMachine.provide({
       actors: {
-        applyObjects: fromPromise(async ({ input }: { input: { generation: number; fenced: string[] } }) => {
-          await this.applyObjects(input.generation, input.fenced);
+        applyObjects: fromPromise(async ({ input, signal }: { input: { generation: number; fenced: string[] }; signal: AbortSignal }) => {
+          await this.applyObjects(input.generation, input.fenced, AbortSignal.any([signal, this.abort.signal]));
           return input.generation;
         }),
         recordIntent: step('recording the failover intent', () => this.status.write()),
@@ -171,8 +174,9 @@ export class ClusterActor {
     void this.observe();
   }
 
-  /** Stops the machine and the loop (the cluster was deleted, or the operator is stopping). */
+  /** Stops the machine, the loop and every effect in flight (the cluster was deleted, or the lease lost). */
   stop(): void {
+    this.abort.abort(new Error(`the actor of ${this.key} stopped`));
     clearInterval(this.timer);
     clearTimeout(this.urgent);
     this.actor.stop();
@@ -223,20 +227,16 @@ export class ClusterActor {
     if (reason) this.deps.events.record(this.cluster, type!, reason, message!);
   }
 
-  /** Effect of the `applying` state; parameters go to running instances once per generation. */
-  private async applyObjects(generation: number, fenced: readonly string[]): Promise<void> {
-    this.cluster = await applyCluster(this.deps, this.cluster, fenced);
-    if (generation !== this.parametersApplied) await this.applyParametersToInstances(generation);
-  }
-
-  private async applyParametersToInstances(generation: number): Promise<void> {
-    const observation = this.actor.getSnapshot().context.observation;
-    const reachable = observation?.instances.filter((i) => i.ready && i.podIP) ?? [];
-    for (const instance of reachable) {
-      await withInstance(await this.endpoint(instance.podIP!), (c) => applyParameters(c, this.cluster.spec.parameters ?? {}));
-    }
-    // New or unreachable instances read the same parameters from the ConfigMap when they start.
-    this.parametersApplied = generation;
+  /**
+   * Effect of the `applying` state. Parameters go to the running instances first, once per generation:
+   * one PostgreSQL refuses (SpecRejected) before any object is changed.
+   */
+  private async applyObjects(generation: number, fenced: readonly string[], signal: AbortSignal): Promise<void> {
+    const { context } = this.actor.getSnapshot();
+    const parameters = generation !== this.parametersApplied;
+    if (parameters) await applyParametersToInstances(this.cluster, context.observation, context.primary, (ip) => this.endpoint(ip), generation, signal);
+    this.cluster = await applyCluster(this.deps, this.cluster, fenced, signal);
+    if (parameters) this.parametersApplied = generation;
   }
 
   private async endpoint(host: string): Promise<Endpoint> {
@@ -254,7 +254,7 @@ export class ClusterActor {
 
   /** Observes the instances, feeds the machine, then keeps the instances in line. One observation at a time. */
   private async observe(): Promise<void> {
-    if (this.cluster.metadata.deletionTimestamp) return;
+    if (this.cluster.metadata.deletionTimestamp || this.abort.signal.aborted) return;
     if (this.observing) {
       this.again = true;
       return;

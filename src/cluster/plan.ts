@@ -1,5 +1,6 @@
 /** Pure planning of a cluster: its instances, the objects to apply and the initial replicas to create. */
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { MAX_INSTANCES } from '../crd/limits.ts';
 import { API_VERSION } from '../crd/resources.ts';
 import type { PgClusterResource, PgReplicaResource } from '../crd/types.ts';
 import { clusterServices, instanceDeployment, instanceVolume, ownerRef, parametersConfigMap, type InstanceSpec } from './builders.ts';
@@ -17,9 +18,7 @@ export function clusterInstances(cluster: PgClusterResource, replicas: PgReplica
     tolerations: spec.tolerations,
     owner: ownerRef(cluster),
   };
-  const others = replicas
-    .filter((r) => r.spec.clusterName === cluster.metadata.name && !r.metadata.deletionTimestamp)
-    .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))
+  const others = replicaInstances(cluster, replicas)
     .map(
       (r): InstanceSpec => ({
         name: r.metadata.name,
@@ -33,6 +32,27 @@ export function clusterInstances(cluster: PgClusterResource, replicas: PgReplica
       }),
     );
   return [primary, ...others].map((i) => (fenced.includes(i.name) ? { ...i, fenced: true } : i));
+}
+
+const created = (r: PgReplicaResource) => new Date(r.metadata.creationTimestamp ?? 0).getTime() || 0;
+
+// The oldest replicas first, so a new pgreplica never displaces a running one when there are too many.
+function ownReplicas(cluster: PgClusterResource, replicas: PgReplicaResource[]): PgReplicaResource[] {
+  return replicas
+    .filter((r) => r.spec.clusterName === cluster.metadata.name && !r.metadata.deletionTimestamp)
+    .sort((a, b) => created(a) - created(b) || a.metadata.name.localeCompare(b.metadata.name));
+}
+
+/** The pgreplicas that are instances: at most MAX_INSTANCES - 1, the oldest, in name order. */
+function replicaInstances(cluster: PgClusterResource, replicas: PgReplicaResource[]): PgReplicaResource[] {
+  return ownReplicas(cluster, replicas)
+    .slice(0, MAX_INSTANCES - 1)
+    .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+}
+
+/** pgreplicas beyond MAX_INSTANCES: they get no objects (a bound on what one spec can create). */
+export function excessReplicas(cluster: PgClusterResource, replicas: PgReplicaResource[]): PgReplicaResource[] {
+  return ownReplicas(cluster, replicas).slice(MAX_INSTANCES - 1);
 }
 
 /** Every object a cluster should have, in apply order (settings and Services before the pods that use them). */

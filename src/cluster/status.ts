@@ -55,6 +55,9 @@ export function nextStatus(current: PgClusterStatus | undefined, value: unknown,
     condition('Degraded', phase === 'Degraded', phase === 'Degraded' ? 'InstanceNotReady' : 'AsExpected',
       phase === 'Degraded' ? `not ready: ${notReady.join(', ')}` : 'no instance is failing', current?.conditions, gen, now),
     primaryCondition(state, context, current?.conditions, gen, now),
+    condition('SpecAccepted', !context.rejected, context.rejected?.reason ?? 'Accepted',
+      context.rejected ? `generation ${context.rejected.generation} not applied (the instances keep the last good spec): ${context.rejected.message}` : 'the spec is applied',
+      current?.conditions, gen, now),
   ];
   return {
     ...current,
@@ -68,7 +71,7 @@ export function nextStatus(current: PgClusterStatus | undefined, value: unknown,
     instances,
     conditions,
     pendingRestart: o?.instances.some((i) => i.pg?.pendingRestart) ?? false,
-    message: context.lastError,
+    message: context.lastError ?? context.rejected?.message,
   };
 }
 

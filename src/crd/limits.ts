@@ -15,6 +15,9 @@ export interface CelRule {
 /** The most replicas a cluster may be created with or scaled by in one request. */
 export const MAX_REPLICAS = 9;
 
+/** The most instances (primary and replicas) of one cluster: bounds the objects one spec can create. */
+export const MAX_INSTANCES = 16;
+
 /** Longest Kubernetes name that is also a label value, Service name or DNS label. */
 export const DNS_LABEL_MAX = 63;
 
@@ -55,6 +58,7 @@ export const LIMIT_MESSAGES = {
   instanceName: `must be a name of at most ${MAX_INSTANCE_NAME} characters, lower-case letters, digits and '-' (derived names such as <name>-pgwal must fit in ${DNS_LABEL_MAX}), e.g. 'hippo-abcd'`,
   replicas: `must be between 0 and ${MAX_REPLICAS}; add more replicas later with pgreplicas (pgo scale)`,
   replicaCount: `must be between 1 and ${MAX_REPLICAS}`,
+  instances: `a cluster has at most ${MAX_INSTANCES} instances (the primary and ${MAX_INSTANCES - 1} replicas): delete a replica first (pgo scaledown)`,
   port: `must be a port between ${PORT_MIN} and ${PORT_MAX} (PostgreSQL runs unprivileged)`,
   parameterName: "must be a PostgreSQL parameter name, e.g. 'max_connections' or 'pg_stat_statements.max'",
   parameterValue: `must be at most ${MAX_PARAMETER_VALUE} characters without control characters (newline, tab, ...)`,

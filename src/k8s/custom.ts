@@ -42,6 +42,11 @@ export class CustomResources<R extends Resource<unknown, unknown>> {
     return (await this.api.listClusterCustomObject({ group: GROUP, version: VERSION, plural: this.plural })) as never;
   }
 
+  /** Lists the resources of one namespace. */
+  async list(namespace: string): Promise<R[]> {
+    return ((await this.api.listNamespacedCustomObject(this.where(namespace))) as { items: R[] }).items;
+  }
+
   async get(namespace: string, name: string): Promise<R> {
     return (await this.api.getNamespacedCustomObject({ ...this.where(namespace), name })) as R;
   }

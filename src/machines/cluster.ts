@@ -36,6 +36,8 @@ export interface ClusterContext {
   /** Something besides the spec changed (pgreplicas, fencing): apply again. */
   dirty: boolean;
   lastError?: string;
+  /** The spec of this generation was refused (PostgreSQL rejected a parameter, ...): not retried until it changes. */
+  rejected?: { generation: number; reason: string; message: string };
   /** The instance that is the primary (status.currentPrimary). */
   primary: string;
   /** The primary has been healthy once: its loss is a failure, not a cluster still starting. */
@@ -84,6 +86,21 @@ const choice = (context: ClusterContext, target?: string) =>
         catchUp: !context.failover && primaryHealthy(context.observation, context.primary),
       })
     : ({ none: 'nothing observed yet' } as const);
+
+/**
+ * Thrown by `applyObjects` when the spec itself is wrong (not a transient failure): nothing of it was
+ * applied, the instances keep their last good configuration, and it is not retried until the spec changes.
+ */
+export class SpecRejected extends Error {
+  constructor(
+    readonly generation: number,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'SpecRejected';
+  }
+}
 
 const effect = (name: string) => fromPromise<void, { intent: FailoverIntent }>(() => Promise.reject(new Error(`${name} is provided by the cluster actor`)));
 
@@ -191,12 +208,23 @@ export const clusterMachine = setup({
         input: ({ context }) => ({ generation: context.generation, fenced: context.fenced }),
         onDone: {
           target: 'monitoring',
-          actions: assign({ appliedGeneration: ({ event }) => event.output, failures: 0, lastError: undefined }),
+          actions: assign({ appliedGeneration: ({ event }) => event.output, failures: 0, lastError: undefined, rejected: undefined }),
         },
-        onError: {
-          target: 'backingOff',
-          actions: assign({ failures: ({ context }) => context.failures + 1, lastError: ({ event }) => String((event.error as Error)?.message ?? event.error) }),
-        },
+        onError: [
+          {
+            // A wrong spec is not retried: the cluster keeps running (and failing over) on its last good one.
+            guard: ({ event }) => event.error instanceof SpecRejected,
+            target: 'monitoring',
+            actions: assign(({ event }) => {
+              const e = event.error as SpecRejected;
+              return { appliedGeneration: e.generation, failures: 0, lastError: undefined, rejected: { generation: e.generation, reason: e.reason, message: e.message } };
+            }),
+          },
+          {
+            target: 'backingOff',
+            actions: assign({ failures: ({ context }) => context.failures + 1, lastError: ({ event }) => String((event.error as Error)?.message ?? event.error) }),
+          },
+        ],
       },
     },
     backingOff: {

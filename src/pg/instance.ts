@@ -1,6 +1,6 @@
 /** Connections to one PostgreSQL instance (by pod IP) and the operator's queries against it. */
 import pg from 'pg';
-import { ALTER_SYSTEM_RESET_ALL, CHECKPOINT, FORMAT_ALTER_SYSTEM, INSTANCE_STATE, IN_RECOVERY, PROMOTE, RELOAD, REPLICATION_LAG } from './sql.ts';
+import { ALTER_SYSTEM_RESET_ALL, AUTO_CONF_SETTINGS, CHECKPOINT, FORMAT_ALTER_SYSTEM, INSTANCE_STATE, IN_RECOVERY, PROMOTE, RELOAD, REPLICATION_LAG } from './sql.ts';
 
 /** Where and how to reach an instance as the superuser. */
 export interface Endpoint {
@@ -79,12 +79,50 @@ export async function standbyLag(client: pg.Client): Promise<StandbyLag[]> {
   return rows.map((r) => ({ applicationName: r.application_name, state: r.state, syncState: r.sync_state, lagBytes: Number(r.lag_bytes ?? 0) }));
 }
 
-/** Makes postgresql.auto.conf hold exactly `parameters` and reloads (pendingRestart tells what waits for a restart). */
-export async function applyParameters(client: pg.Client, parameters: Record<string, string>): Promise<void> {
+/** PostgreSQL refused a parameter (unknown name, bad value or unit, not settable). */
+export class ParameterRejected extends Error {
+  constructor(
+    readonly parameter: string,
+    readonly sqlstate: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ParameterRejected';
+  }
+}
+
+// SQLSTATEs of a refused setting: data exceptions (22xxx: bad value, unit, range), undefined_object (42704:
+// unknown name), syntax_error (42601) and cant_change_runtime_param (55P02: e.g. data_directory).
+const refused = (code: string | undefined) => !!code && (code.startsWith('22') || ['42704', '42601', '55P02'].includes(code));
+
+async function setAll(client: pg.Client, parameters: Iterable<[string, string]>): Promise<void> {
   await client.query(ALTER_SYSTEM_RESET_ALL);
-  for (const [name, value] of Object.entries(parameters)) {
+  for (const [name, value] of parameters) {
     const { rows } = await client.query<{ sql: string }>(FORMAT_ALTER_SYSTEM, [name, value]);
-    await client.query(rows[0]!.sql);
+    try {
+      await client.query(rows[0]!.sql);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (refused(code)) throw new ParameterRejected(name, code!, (err as Error).message);
+      throw err;
+    }
+  }
+}
+
+/**
+ * Makes postgresql.auto.conf hold exactly `parameters` and reloads (pendingRestart tells what waits for a
+ * restart). ALTER SYSTEM checks each value as PostgreSQL would at start-up; when one is refused, the file
+ * gets its previous settings back and nothing is reloaded, so neither a reload nor a restart sees a bad or
+ * half-written configuration.
+ * @throws ParameterRejected naming the parameter and PostgreSQL's message
+ */
+export async function applyParameters(client: pg.Client, parameters: Record<string, string>): Promise<void> {
+  const before = (await client.query<{ name: string; setting: string }>(AUTO_CONF_SETTINGS)).rows;
+  try {
+    await setAll(client, Object.entries(parameters));
+  } catch (err) {
+    await setAll(client, before.map((b) => [b.name, b.setting]));
+    throw err;
   }
   await client.query(RELOAD);
 }

@@ -32,6 +32,12 @@ select application_name, state, sync_state,
  */
 export const FORMAT_ALTER_SYSTEM = `select format('alter system set %I = %L', $1::text, $2::text) as sql`;
 
+/** The settings in postgresql.auto.conf now (to restore them when a new set is refused). */
+export const AUTO_CONF_SETTINGS = `
+select name, setting from pg_file_settings
+ where sourcefile = current_setting('data_directory') || '/postgresql.auto.conf'
+ order by seqno`;
+
 /** Forgets every ALTER SYSTEM setting (the spec's parameters are then set again). */
 export const ALTER_SYSTEM_RESET_ALL = 'alter system reset all';
 

@@ -2,6 +2,7 @@
 import type { z } from 'zod';
 import { ownerRef } from '../../cluster/builders.ts';
 import { LABEL, clusterLabels, randomReplicaName } from '../../cluster/names.ts';
+import { LIMIT_MESSAGES, MAX_INSTANCES } from '../../crd/limits.ts';
 import { API_VERSION } from '../../crd/resources.ts';
 import type { PgClusterResource, PgReplicaResource, PgTaskResource } from '../../crd/types.ts';
 import { ApiError } from '../errors.ts';
@@ -44,6 +45,8 @@ export const replicaHandlers: HandlerTable = {
     const b = body as z.output<typeof s.scaleBody>;
     const { namespace, name } = params as { namespace: string; name: string };
     const cluster = await deps.cluster(namespace, name);
+    const existing = (await deps.replicas.list(namespace)).filter((r) => r.spec.clusterName === name && !r.metadata.deletionTimestamp).length;
+    if (1 + existing + b.replicaCount > MAX_INSTANCES) throw new ApiError(400, `${LIMIT_MESSAGES.instances} (it has ${1 + existing})`, ['body.replicaCount']);
     const created: string[] = [];
     for (let i = 0; i < b.replicaCount; i++) {
       const replicaName = randomReplicaName(name);
