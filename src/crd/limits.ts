@@ -109,10 +109,12 @@ export const port = intBetween(PORT_MIN, PORT_MAX, LIMIT_MESSAGES.port);
 /** PostgreSQL settings; values are strings as in postgresql.conf (e.g. `max_connections: "200"`). */
 export const pgParameters = cel(
   z
+    // Keys are checked on the record, not by a key schema: zod reports a bad key only as "Invalid key in record".
     .record(
-      z.string().max(DNS_LABEL_MAX * 2, LIMIT_MESSAGES.parameterName).regex(new RegExp(parameterNameRe), LIMIT_MESSAGES.parameterName),
+      z.string(),
       z.string().max(MAX_PARAMETER_VALUE, LIMIT_MESSAGES.parameterValue).refine((v) => !new RegExp(controlRe).test(v), LIMIT_MESSAGES.parameterValue),
     )
+    .refine((p) => Object.keys(p).every((k) => k.length <= DNS_LABEL_MAX * 2 && new RegExp(parameterNameRe).test(k)), LIMIT_MESSAGES.parameterName)
     .refine((p) => Object.keys(p).length <= MAX_PARAMETERS, LIMIT_MESSAGES.parameterCount),
   [
     { rule: `self.size() <= ${MAX_PARAMETERS}`, message: LIMIT_MESSAGES.parameterCount },
