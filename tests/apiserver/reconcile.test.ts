@@ -4,7 +4,8 @@ import * as assert from 'uvu/assert';
 import { Supervisor } from '../../src/actors/supervisor.ts';
 import { CLEANUP_FINALIZER, LABEL } from '../../src/cluster/names.ts';
 import { API_VERSION } from '../../src/crd/resources.ts';
-import type { PgClusterResource } from '../../src/crd/types.ts';
+import { LIMIT_MESSAGES, MAX_INSTANCES, MAX_REPLICAS } from '../../src/crd/limits.ts';
+import type { PgClusterResource, PgReplicaResource } from '../../src/crd/types.ts';
 import { installCrds } from '../../src/k8s/crds.ts';
 import { CustomResources } from '../../src/k8s/custom.ts';
 import { startControlPlane, type ControlPlane } from '../harness/apiserver.ts';
@@ -77,6 +78,45 @@ test('a status update that meets a conflicting write re-reads and retries', asyn
   assert.is(calls, 2);
   assert.is(written?.status?.message, 'attempt 2');
   assert.is(written?.metadata.labels?.touched, 'yes');
+});
+
+const replicaOf = (cluster: string, name: string) => ({ apiVersion: API_VERSION, kind: 'PGReplica', metadata: { name, namespace: ns }, spec: { clusterName: cluster } }) as PgReplicaResource;
+
+test('a cluster gets at most MAX_INSTANCES instances; the newest pgreplicas beyond are marked Failed', async ({ cp, clusters }) => {
+  const replicas = new CustomResources<PgReplicaResource>(cp.kubeconfig, 'pgreplicas');
+  await clusters.createIfAbsent({ apiVersion: API_VERSION, kind: 'PGCluster', metadata: { name: 'cap', namespace: ns }, spec: {} } as PgClusterResource);
+  for (let i = 0; i < MAX_INSTANCES + 2; i++) {
+    await replicas.createIfAbsent(replicaOf('cap', `cap-r${String(i).padStart(2, '0')}`));
+    await new Promise((r) => setTimeout(r, 20)); // distinct creation order
+  }
+  const apps = cp.kubeconfig.makeApiClient(AppsV1Api);
+  await waitFor('the excess pgreplicas marked Failed', async () => (await replicas.list(ns)).filter((r) => r.spec.clusterName === 'cap' && r.status?.phase === 'Failed').length === 3, 60_000);
+  const failed = (await replicas.list(ns)).filter((r) => r.status?.phase === 'Failed');
+  assert.ok(failed.every((r) => r.status?.message === LIMIT_MESSAGES.instances), JSON.stringify(failed.map((r) => r.status)));
+  await new Promise((r) => setTimeout(r, 2000));
+  const deployments = (await apps.listNamespacedDeployment({ namespace: ns, labelSelector: `${LABEL.cluster}=cap` })).items;
+  assert.is(deployments.length, MAX_INSTANCES);
+  assert.not.ok(deployments.some((d) => failed.some((r) => r.metadata.name === d.metadata?.name)), 'an excess replica got a Deployment');
+});
+
+test('deleting a cluster in the middle of a large scale-up stops its effects at once', async ({ cp, clusters, sup }) => {
+  const replicas = new CustomResources<PgReplicaResource>(cp.kubeconfig, 'pgreplicas');
+  const apps = cp.kubeconfig.makeApiClient(AppsV1Api);
+  const core = cp.kubeconfig.makeApiClient(CoreV1Api);
+  await clusters.createIfAbsent({ apiVersion: API_VERSION, kind: 'PGCluster', metadata: { name: 'big', namespace: ns }, spec: { replicas: MAX_REPLICAS } } as PgClusterResource);
+  for (let i = 0; i < 6; i++) await replicas.createIfAbsent(replicaOf('big', `big-extra${i}`));
+  const sel = { namespace: ns, labelSelector: `${LABEL.cluster}=big` };
+  await waitFor('the scale-up under way', async () => (await apps.listNamespacedDeployment(sel)).items.length >= 1, 30_000, 20);
+  await clusters.delete(ns, 'big');
+  await waitFor('the actor stopped', () => Promise.resolve(sup.stateOf(ns, 'big') === undefined), 10_000, 20);
+  // One request in flight when the actor stopped may still land: count after it.
+  await new Promise((r) => setTimeout(r, 1000));
+  const count = async () => (await apps.listNamespacedDeployment(sel)).items.length + (await core.listNamespacedPersistentVolumeClaim(sel)).items.length + (await replicas.list(ns)).filter((r) => r.spec.clusterName === 'big').length;
+  const before = await count();
+  await new Promise((r) => setTimeout(r, 5000));
+  const after = await count();
+  console.log(`scale-up cut by deletion: ${before} objects when the actor stopped, ${after - before} created in the 5 s after`);
+  assert.is(after, before, 'objects were created for a deleted cluster');
 });
 
 test('deleting a pgcluster releases the finalizer', async ({ clusters }) => {

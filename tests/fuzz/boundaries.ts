@@ -69,8 +69,10 @@ export async function fuzzBoundaries(h: ApiHarness, admin: string, n: number, se
     const expected = clusterName.safeParse(name).success && pgClusterSpec.safeParse(stored(spec)).success;
     const got = await create(api, kns, 'pgclusters', { apiVersion: `${GROUP}/${VERSION}`, kind: 'PGCluster', metadata: { name }, spec });
     judge(`pgcluster ${show(name)} ${show(spec)}`, expected, got);
-    if (got.ok) (counts.accepted++, counts.clusters.push(`${kns}/${name}`));
-    else counts.rejectedAtAdmission++;
+    if (got.ok) {
+      counts.accepted++;
+      counts.clusters.push(`${kns}/${name}`);
+    } else counts.rejectedAtAdmission++;
   }
   for (const [i, spec] of fc.sample(taskSpecArb, { seed: seed + 1, numRuns: n }).entries()) {
     const expected = pgTaskSpec.safeParse(stored(spec)).success;
@@ -88,8 +90,10 @@ export async function fuzzBoundaries(h: ApiHarness, admin: string, n: number, se
     const answer = await call(h, 'POST', `/api/v1/namespaces/${ans}/clusters`, admin, body);
     if (answer.status !== 201 && answer.status !== 400) counts.disagreements.push(`API body ${show(body)}: HTTP ${answer.status} ${answer.text.slice(0, 200)}`);
     judge(`API body ${show(body)}`, expected, { ok: answer.status === 201, message: answer.json.error?.message });
-    if (answer.status === 201) (counts.accepted++, counts.clusters.push(`${ans}/${body.name}`));
-    else counts.rejectedByApi++;
+    if (answer.status === 201) {
+      counts.accepted++;
+      counts.clusters.push(`${ans}/${String(body.name)}`);
+    } else counts.rejectedByApi++;
   }
   return counts;
 }

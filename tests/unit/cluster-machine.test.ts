@@ -2,7 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { initialTransition, transition } from 'xstate';
 import type { Observation } from '../../src/cluster/observation.ts';
-import { clusterMachine, stateName, type ClusterEvent } from '../../src/machines/cluster.ts';
+import { nextStatus } from '../../src/cluster/status.ts';
+import { SpecRejected, clusterMachine, stateName, type ClusterEvent } from '../../src/machines/cluster.ts';
 
 const obs = (...ready: boolean[]): Observation => ({
   primary: 'c',
@@ -10,6 +11,9 @@ const obs = (...ready: boolean[]): Observation => ({
 });
 const applied = (generation: number) => ({ type: 'xstate.done.actor.0.cluster.applying', output: generation }) as unknown as ClusterEvent;
 const failed = { type: 'xstate.error.actor.0.cluster.applying', error: new Error('boom') } as unknown as ClusterEvent;
+
+const rejected = (generation: number) =>
+  ({ type: 'xstate.error.actor.0.cluster.applying', error: new SpecRejected(generation, 'InvalidParameter', 'spec.parameters.work_mem: PostgreSQL refused it: invalid value') }) as unknown as ClusterEvent;
 
 const settings = { autofail: true, failoverDelayMs: 3000, sync: false };
 
@@ -56,6 +60,12 @@ const table: { name: string; input?: { generation: number; appliedGeneration: nu
     states: ['applying', 'monitoring.initializing', 'applying'],
   },
   {
+    name: 'a rejected spec is not retried: monitoring goes on, the next generation is applied',
+    input: { generation: 2, appliedGeneration: 1 },
+    events: [rejected(2), { type: 'OBSERVED', observation: obs(true) }, { type: 'REFRESH' }, applied(2), { type: 'SPEC', generation: 3, settings }],
+    states: ['applying', 'monitoring.initializing', 'monitoring.ready', 'applying', 'monitoring.ready', 'applying'],
+  },
+  {
     name: 'a failed apply backs off',
     events: [failed],
     states: ['applying', 'backingOff'],
@@ -75,6 +85,19 @@ test('failures count up and reset on success; lastError is kept for status', () 
   const after = run({ generation: 1, appliedGeneration: 0 }, [applied(1)]).context;
   assert.is(after.failures, 0);
   assert.is(after.appliedGeneration, 1);
+});
+
+test('a rejection is kept for status until a spec applies, and names the parameter in SpecAccepted', () => {
+  const { context } = run({ generation: 2, appliedGeneration: 1 }, [rejected(2)]);
+  assert.equal(context.rejected, { generation: 2, reason: 'InvalidParameter', message: 'spec.parameters.work_mem: PostgreSQL refused it: invalid value' });
+  assert.is(context.appliedGeneration, 2);
+  assert.is(context.failures, 0);
+  const status = nextStatus(undefined, 'monitoring.initializing', context, 'now');
+  const accepted = status.conditions?.find((c) => c.type === 'SpecAccepted');
+  assert.is(accepted?.status, 'False');
+  assert.is(accepted?.reason, 'InvalidParameter');
+  assert.ok(accepted?.message.includes('spec.parameters.work_mem'));
+  assert.is(run({ generation: 2, appliedGeneration: 1 }, [rejected(2), { type: 'REFRESH' }, applied(2)]).context.rejected, undefined);
 });
 
 test('a restarted actor for an applied spec still applies once (idempotent), then monitors', () => {
