@@ -24,6 +24,7 @@ import { applyCluster, writeReplicaStatuses } from './apply-cluster.ts';
 import { fence, promoteTarget, relabel, untilDone, type FailoverHost } from './failover.ts';
 import { demoteExtraPrimaries, promoteIfNeeded, restartIfPending, restartStuckReplicas, type InstanceHost } from './instances.ts';
 import { applyParametersToInstances } from './parameters.ts';
+import { preflight } from './preflight.ts';
 import { FailoverRequests } from './requests.ts';
 import { RoleLabeller } from './roles.ts';
 import { StatusWriter } from './status-writer.ts';
@@ -228,11 +229,12 @@ export class ClusterActor {
   }
 
   /**
-   * Effect of the `applying` state. Parameters go to the running instances first, once per generation:
-   * one PostgreSQL refuses (SpecRejected) before any object is changed.
+   * Effect of the `applying` state. The image and resources are checked first (preflight), then parameters
+   * go to the running instances, once per generation: either refuses (SpecRejected) before any object changes.
    */
   private async applyObjects(generation: number, fenced: readonly string[], signal: AbortSignal): Promise<void> {
     const { context } = this.actor.getSnapshot();
+    await preflight(this.deps.kc, this.cluster, generation, signal);
     const parameters = generation !== this.parametersApplied;
     if (parameters) await applyParametersToInstances(this.cluster, context.observation, context.primary, (ip) => this.endpoint(ip), generation, signal);
     this.cluster = await applyCluster(this.deps, this.cluster, fenced, signal);
