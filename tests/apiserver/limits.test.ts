@@ -59,9 +59,9 @@ const cases: Case[] = [
 ];
 
 for (const c of cases) {
-  test(`${c.limit}: one message from kubectl, the API and pgo`, async ({ h, env, admin }) => {
+  test(`${c.limit}: one message from kubectl, the API and pgo`, async ({ h, env, admin, dir }) => {
     const manifest = stringify({ apiVersion: API_VERSION, kind: 'PGCluster', metadata: { name: c.manifest.name, namespace: ns }, spec: c.manifest.spec });
-    const kubectl = await run(join(h.cp.binDir, 'kubectl'), ['--kubeconfig', h.cp.kubeconfigPath, 'apply', '-f', '-'], {}, manifest);
+    const kubectl = await run(join(h.cp.binDir, 'kubectl'), ['--kubeconfig', h.cp.kubeconfigPath, 'apply', '-f', '-'], { HOME: dir }, manifest);
     assert.is.not(kubectl.code, 0, kubectl.out);
     assert.ok(kubectl.out.includes(c.message), `kubectl said: ${kubectl.out}`);
     if (c.body) {
@@ -80,17 +80,17 @@ for (const c of cases) {
   });
 }
 
-test('a pgreplica name leaves room for its volumes', async ({ h }) => {
+test('a pgreplica name leaves room for its volumes', async ({ h, dir }) => {
   const manifest = stringify({ apiVersion: API_VERSION, kind: 'PGReplica', metadata: { name: 'r'.repeat(MAX_INSTANCE_NAME + 1), namespace: ns }, spec: { clusterName: 'hippo' } });
-  const kubectl = await run(join(h.cp.binDir, 'kubectl'), ['--kubeconfig', h.cp.kubeconfigPath, 'apply', '-f', '-'], {}, manifest);
+  const kubectl = await run(join(h.cp.binDir, 'kubectl'), ['--kubeconfig', h.cp.kubeconfigPath, 'apply', '-f', '-'], { HOME: dir }, manifest);
   assert.is.not(kubectl.code, 0, kubectl.out);
   assert.ok(kubectl.out.includes(LIMIT_MESSAGES.instanceName), kubectl.out);
 });
 
-test('the longest allowed names and the largest values are accepted by all three', async ({ h, env, admin }) => {
+test('the longest allowed names and the largest values are accepted by all three', async ({ h, env, admin, dir }) => {
   const name = 'b'.repeat(MAX_CLUSTER_NAME);
   const manifest = stringify({ apiVersion: API_VERSION, kind: 'PGCluster', metadata: { name, namespace: ns }, spec: { replicas: 9, port: 65535, parameters: { work_mem: '64MB' } } });
-  const kubectl = await run(join(h.cp.binDir, 'kubectl'), ['--kubeconfig', h.cp.kubeconfigPath, 'apply', '-f', '-'], {}, manifest);
+  const kubectl = await run(join(h.cp.binDir, 'kubectl'), ['--kubeconfig', h.cp.kubeconfigPath, 'apply', '-f', '-'], { HOME: dir }, manifest);
   assert.is(kubectl.code, 0, kubectl.out);
   const api = await call(h, 'POST', `/api/v1/namespaces/${ns}/clusters`, admin, { name: `c${'a'.repeat(MAX_CLUSTER_NAME - 1)}`, replicaCount: 9 });
   assert.is(api.status, 201, api.text);
