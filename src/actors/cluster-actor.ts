@@ -78,6 +78,8 @@ export class ClusterActor {
   private observing = false;
   /** Aborted when the actor stops: no effect of a deleted cluster goes on. */
   private readonly abort = new AbortController();
+  /** The apply effect in flight, if any (settled: errors are the machine's). */
+  private applying?: Promise<void>;
   /** A kick arrived during an observation: observe again right after it. */
   private again = false;
   private timer?: NodeJS.Timeout;
@@ -123,7 +125,9 @@ export class ClusterActor {
     const machine = clusterMachine.provide({
       actors: {
         applyObjects: fromPromise(async ({ input, signal }: { input: { generation: number; fenced: string[] }; signal: AbortSignal }) => {
-          await this.applyObjects(input.generation, input.fenced, AbortSignal.any([signal, this.abort.signal]));
+          const applying = this.applyObjects(input.generation, input.fenced, AbortSignal.any([signal, this.abort.signal]));
+          this.applying = applying.catch(() => undefined);
+          await applying;
           return input.generation;
         }),
         recordIntent: step('recording the failover intent', () => this.status.write()),
@@ -175,12 +179,16 @@ export class ClusterActor {
     void this.observe();
   }
 
-  /** Stops the machine, the loop and every effect in flight (the cluster was deleted, or the lease lost). */
-  stop(): void {
+  /**
+   * Stops the machine, the loop and every effect in flight (the cluster was deleted, or the lease lost).
+   * Resolves once the apply in flight has stopped, so nothing it creates comes after (finalizing waits).
+   */
+  stop(): Promise<void> {
     this.abort.abort(new Error(`the actor of ${this.key} stopped`));
     clearInterval(this.timer);
     clearTimeout(this.urgent);
     this.actor.stop();
+    return this.applying ?? Promise.resolve();
   }
 
   /** The machine's state, for the API. */

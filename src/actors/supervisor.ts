@@ -54,7 +54,7 @@ export class Supervisor {
       { add: (r) => this.refreshCluster(r), update: (r) => this.kickCluster(r), delete: (r) => this.refreshCluster(r) }, { onError: onError('pgreplica') });
     await Promise.all([this.pods.synced, this.replicas.synced, deployments.synced]);
     const clusters = startInformer<PgClusterResource>(this.kc, '/apis/pg-operator.dev/v1/pgclusters', () => this.clusters.listAll(),
-      { add: (c) => this.upsert(c), update: (c) => this.upsert(c), delete: (c) => this.remove(c) }, { onError: onError('pgcluster') });
+      { add: (c) => this.upsert(c), update: (c) => this.upsert(c), delete: (c) => void this.remove(c) }, { onError: onError('pgcluster') });
     this.informers.push(this.pods, deployments, this.replicas, clusters);
     await clusters.synced;
     // Failover and switchover requests (pgtasks written by the API), once the actors exist.
@@ -66,7 +66,7 @@ export class Supervisor {
 
   /** Stops every actor and informer. */
   stop(): void {
-    for (const actor of this.actors.values()) actor.stop();
+    for (const actor of this.actors.values()) void actor.stop();
     this.actors.clear();
     for (const informer of this.informers) informer.stop();
   }
@@ -125,8 +125,10 @@ export class Supervisor {
   private upsert(cluster: PgClusterResource): void {
     const key = keyOf(cluster);
     if (cluster.metadata.deletionTimestamp) {
-      this.remove(cluster);
-      finalizeCluster(this.kc, this.clusters, this.events, cluster).catch((err: unknown) => this.log(`${key}: finalizing: ${describeError(err)}`));
+      // After the actor's last request: a volume it creates must not escape the keep-data decision.
+      this.remove(cluster)
+        .then(() => finalizeCluster(this.kc, this.clusters, this.events, cluster))
+        .catch((err: unknown) => this.log(`${key}: finalizing: ${describeError(err)}`));
       return;
     }
     let actor = this.actors.get(key);
@@ -148,9 +150,10 @@ export class Supervisor {
     actor.update(cluster);
   }
 
-  private remove(cluster: PgClusterResource): void {
+  private remove(cluster: PgClusterResource): Promise<void> {
     const key = keyOf(cluster);
-    this.actors.get(key)?.stop();
+    const stopped = this.actors.get(key)?.stop();
     this.actors.delete(key);
+    return stopped ?? Promise.resolve();
   }
 }
