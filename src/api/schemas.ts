@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { affinityType, dnsLabel, podAntiAffinityType, quantity, serviceType, storageSize } from '../crd/common.ts';
-import { clusterName, pgParameters, replicaCount, replicas } from '../crd/limits.ts';
+import { clusterName, labelKey, labelValue, pgParameters, replicaCount, replicas, userLabels } from '../crd/limits.ts';
 import { ALL_PERMISSIONS, isPermission } from './permissions.ts';
 
 /** A resource name: a DNS-1123 label. Rejects path separators, dots, quotes and SQL. */
@@ -25,22 +25,8 @@ export const sqlName = z
   .max(63)
   .regex(/^[a-z_][a-z0-9_]*$/, "must be a lower-case SQL identifier (letters, digits, '_'), e.g. 'userdb'");
 
-// Labels under these prefixes are the operator's own (selection of primaries, ownership): a user
-// label must not be able to move a pod into the primary Service or hide an object from the operator.
-const reservedPrefixes = ['pg-operator.dev/', 'app.kubernetes.io/'];
-
-/** A Kubernetes label key the user may set. */
-export const labelKey = z
-  .string()
-  .max(253)
-  .regex(/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, "must be a label key, e.g. 'env' or 'example.com/team'")
-  .refine((k) => !reservedPrefixes.some((p) => k.startsWith(p)), { message: `is reserved (${reservedPrefixes.join(', ')} belong to the operator)` });
-
-/** A Kubernetes label value. */
-export const labelValue = z
-  .string()
-  .max(63)
-  .regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/, "must be a label value: letters, digits, '-', '_', '.', e.g. 'prod'");
+/** A Kubernetes label key the user may set, and a label value (defined with the other limits). */
+export { labelKey, labelValue };
 
 /** A label selector as kubectl takes it (`env=prod,tier!=db`, `env in (a,b)`). */
 export const selector = z
@@ -82,7 +68,7 @@ export const clusterCreateBody = z.strictObject({
   nodeAffinityType: affinityType.optional(),
   podAntiAffinity: podAntiAffinityType.optional(),
   serviceType: serviceType.optional(),
-  labels: z.record(labelKey, labelValue).optional(),
+  labels: userLabels.optional(),
   database: sqlName.optional(),
   username: sqlName.optional(),
   disableAutofail: z.boolean().optional(),
@@ -127,7 +113,7 @@ export const failoverBody = z.strictObject({ target: name.optional() });
 
 /** `pgo label`. */
 export const labelBody = z.strictObject({
-  labels: z.record(labelKey, labelValue).refine((l) => Object.keys(l).length > 0, { message: 'give at least one label' }),
+  labels: userLabels.refine((l) => Object.keys(l).length > 0, { message: 'give at least one label' }),
   dryRun: z.boolean().optional(),
 });
 

@@ -46,6 +46,16 @@ export const MAX_PARAMETER_VALUE = 4096;
 export const PORT_MIN = 1024;
 export const PORT_MAX = 65535;
 
+/** Most user labels on one resource. */
+export const MAX_USER_LABELS = 64;
+
+// Labels under these prefixes are the operator's own (selection of primaries, ownership): a user
+// label must not be able to move a pod into the primary Service or hide an object from the operator.
+const reservedPrefixes = ['pg-operator.dev/', 'app.kubernetes.io/'];
+const labelKeyRe = '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
+const labelValueRe = '^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$';
+const LABEL_KEY_MAX = 317; // a 253-character prefix, '/', a 63-character name
+
 const dnsLabelRe = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 const dns1035Re = '^[a-z]([-a-z0-9]*[a-z0-9])?$';
 const parameterNameRe = '^[a-z_][a-z0-9_]*(\\.[a-z_][a-z0-9_]*)?$';
@@ -64,6 +74,10 @@ export const LIMIT_MESSAGES = {
   parameterValue: `must be at most ${MAX_PARAMETER_VALUE} characters without control characters (newline, tab, ...)`,
   parameterCount: `must have at most ${MAX_PARAMETERS} parameters`,
   size: "must be a positive storage size, e.g. '1Gi'",
+  labelKey: "must be a label key, e.g. 'env' or 'example.com/team'",
+  labelValue: "must be a label value of at most 63 characters: letters, digits, '-', '_', '.', e.g. 'prod'",
+  labelReserved: `must not use a reserved prefix (${reservedPrefixes.join(', ')} belong to the operator)`,
+  labelCount: `must have at most ${MAX_USER_LABELS} labels`,
   limitBelowRequest: 'the limit must not be below the request',
 } as const;
 
@@ -132,3 +146,34 @@ export function quantityValue(q: string): number {
   const m = /^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/.exec(q);
   return m ? Number(m[1]) * units[m[2] ?? '']! : NaN;
 }
+
+const validLabelKey = (k: string) => k.length <= LABEL_KEY_MAX && new RegExp(labelKeyRe).test(k);
+const reserved = (k: string) => reservedPrefixes.some((p) => k.startsWith(p));
+
+/** A Kubernetes label key the user may set. */
+export const labelKey = z
+  .string()
+  .refine(validLabelKey, LIMIT_MESSAGES.labelKey)
+  .refine((k) => !reserved(k), LIMIT_MESSAGES.labelReserved);
+
+/** A Kubernetes label value. */
+export const labelValue = z.string().max(DNS_LABEL_MAX, LIMIT_MESSAGES.labelValue).regex(new RegExp(labelValueRe), LIMIT_MESSAGES.labelValue);
+
+const celString = (re: string) => `'${re.replaceAll('\\', '\\\\')}'`;
+
+/** Labels the user puts on every object of a cluster or replica: valid, and not the operator's own. */
+export const userLabels = cel(
+  z
+    .record(z.string(), z.string().max(DNS_LABEL_MAX, LIMIT_MESSAGES.labelValue))
+    .refine((l) => Object.keys(l).every(validLabelKey), LIMIT_MESSAGES.labelKey)
+    .refine((l) => !Object.keys(l).some(reserved), LIMIT_MESSAGES.labelReserved)
+    .refine((l) => Object.values(l).every((v) => new RegExp(labelValueRe).test(v)), LIMIT_MESSAGES.labelValue)
+    .refine((l) => Object.keys(l).length <= MAX_USER_LABELS, LIMIT_MESSAGES.labelCount),
+  [
+    { rule: `self.all(k, size(k) <= ${LABEL_KEY_MAX} && k.matches(${celString(labelKeyRe)}))`, message: LIMIT_MESSAGES.labelKey },
+    { rule: `self.all(k, ${reservedPrefixes.map((p) => `!k.startsWith('${p}')`).join(' && ')})`, message: LIMIT_MESSAGES.labelReserved },
+    { rule: `self.all(k, self[k].matches(${celString(labelValueRe)}))`, message: LIMIT_MESSAGES.labelValue },
+    { rule: `self.size() <= ${MAX_USER_LABELS}`, message: LIMIT_MESSAGES.labelCount },
+  ],
+  { maxProperties: MAX_USER_LABELS },
+);

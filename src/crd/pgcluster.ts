@@ -9,7 +9,7 @@ import {
   storageSpec,
   toleration,
 } from './common.ts';
-import { pgParameters, port, replicas } from './limits.ts';
+import { pgParameters, port, replicas, userLabels } from './limits.ts';
 
 export { pgParameters };
 
@@ -49,7 +49,7 @@ export const pgClusterSpec = z.strictObject({
   serviceType: serviceType.default('ClusterIP'),
   shutdown: z.boolean().default(false).describe('stop all instances, keeping the data'),
   standby: z.boolean().default(false).describe('run as a standby of another cluster'),
-  userLabels: z.record(z.string(), z.string()).optional().describe('labels put on every object of the cluster'),
+  userLabels: userLabels.optional().describe('labels put on every object of the cluster'),
   dataSource: z
     .strictObject({
       clusterName: z.string().min(1).describe('cluster whose backup repository to restore from'),

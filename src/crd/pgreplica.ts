@@ -1,7 +1,7 @@
 /** The pgreplicas resource: one streaming replica of a pgcluster (v4: one replica Deployment each). */
 import { z } from 'zod';
 import { conditions, nodeAffinity, resources, serviceType, storageSpec, toleration } from './common.ts';
-import { clusterName } from './limits.ts';
+import { clusterName, userLabels } from './limits.ts';
 import { instanceRole } from './pgcluster.ts';
 
 /** Desired state of a pgreplica. */
@@ -12,7 +12,7 @@ export const pgReplicaSpec = z.strictObject({
   nodeAffinity: nodeAffinity.optional().describe('placement; a node other than the primary is preferred when unset'),
   tolerations: z.array(toleration).optional(),
   serviceType: serviceType.optional(),
-  userLabels: z.record(z.string(), z.string()).optional(),
+  userLabels: userLabels.optional(),
 });
 
 /** Observed state of a pgreplica. */

@@ -55,6 +55,8 @@ const cases: Case[] = [
   { limit: 'parameter name', message: LIMIT_MESSAGES.parameterName, manifest: { name: 'pn', spec: { parameters: { 'work mem': '1MB' } } }, body: { name: 'pn', parameters: { 'work mem': '1MB' } }, pgo: ['create', 'cluster', 'pn', '--parameter', 'work mem=1MB'] },
   { limit: 'storage size above zero', message: LIMIT_MESSAGES.size, manifest: { name: 'zero', spec: { storage: { primary: { size: '0' } } } }, body: { name: 'zero', pvcSize: '0' }, pgo: ['create', 'cluster', 'zero', '--pvc-size', '0'] },
   { limit: 'limit not below request', message: LIMIT_MESSAGES.limitBelowRequest, manifest: { name: 'res', spec: { resources: { requests: { memory: '2Gi' }, limits: { memory: '1Gi' } } } }, body: { name: 'res', memory: '2Gi', memoryLimit: '1Gi' }, pgo: ['create', 'cluster', 'res', '--memory', '2Gi', '--memory-limit', '1Gi'] },
+  { limit: 'reserved label prefix', message: LIMIT_MESSAGES.labelReserved, manifest: { name: 'lbl', spec: { userLabels: { 'pg-operator.dev/role': 'primary' } } }, body: { name: 'lbl', labels: { 'pg-operator.dev/role': 'primary' } }, pgo: ['create', 'cluster', 'lbl', '--label', 'pg-operator.dev/role=primary'] },
+  { limit: 'label value', message: LIMIT_MESSAGES.labelValue, manifest: { name: 'lv', spec: { userLabels: { team: 'a b' } } }, body: { name: 'lv', labels: { team: 'a b' } }, pgo: ['create', 'cluster', 'lv', '--label', 'team=a b'] },
   { limit: 'port', message: LIMIT_MESSAGES.port, manifest: { name: 'port', spec: { port: 80 } } },
 ];
 

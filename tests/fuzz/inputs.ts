@@ -32,6 +32,12 @@ const parametersArb = fc.dictionary(
 );
 const resourcesArb = fc.record({ requests: fc.record({ cpu: quantityArb, memory: quantityArb }, { requiredKeys: [] }), limits: fc.record({ cpu: quantityArb, memory: quantityArb }, { requiredKeys: [] }) }, { requiredKeys: [] });
 
+const labelsArb = fc.dictionary(
+  fc.oneof({ weight: 12, arbitrary: fc.constantFrom('env', 'team', 'example.com/owner') }, { weight: 1, arbitrary: fc.constantFrom('pg-operator.dev/role', 'app.kubernetes.io/managed-by', 'a b', '-x') }),
+  fc.oneof({ weight: 12, arbitrary: fc.stringMatching(/^[a-z0-9]{0,8}$/) }, { weight: 1, arbitrary: fc.string({ maxLength: 70 }) }),
+  { maxKeys: 2 },
+);
+
 /** A pgcluster spec, valid or mutated. */
 export const specArb = fc.record(
   {
@@ -43,6 +49,7 @@ export const specArb = fc.record(
     syncReplication: fc.oneof({ weight: 8, arbitrary: fc.boolean() }, { weight: 1, arbitrary: odd }),
     failoverDelaySeconds: intish(0, 3600),
     podAntiAffinity: fc.oneof({ weight: 8, arbitrary: fc.constantFrom('preferred', 'required', 'disabled') }, { weight: 1, arbitrary: fc.string({ maxLength: 5 }) }),
+    userLabels: labelsArb,
     unknownField: unknown,
   },
   { requiredKeys: [] },
@@ -59,6 +66,7 @@ export const createBodyArb = fc.record(
     memory: quantityArb,
     memoryLimit: quantityArb,
     parameters: parametersArb,
+    labels: labelsArb,
     syncReplication: fc.oneof({ weight: 8, arbitrary: fc.boolean() }, { weight: 1, arbitrary: odd }),
     sneaky: unknown,
   },
