@@ -55,7 +55,12 @@ export function imageCheckOutcome(pod: V1Pod, image: string): { ok: true } | { r
 /** Runs the preflight checks of the spec at `generation`; throws SpecRejected when one fails. */
 export async function preflight(kc: KubeConfig, cluster: PgClusterResource, generation: number, signal: AbortSignal): Promise<void> {
   const core = kc.makeApiClient(CoreV1Api);
-  const fit = noNodeFits((await core.listNode()).items, cluster);
+  // Without permission to list nodes (a restricted install), the fit is not judged rather than blocking every apply.
+  const nodes = await core.listNode().then((l) => l.items, (err: unknown) => {
+    if (httpStatus(err) === 403) return [];
+    throw err;
+  });
+  const fit = noNodeFits(nodes, cluster);
   if (fit) throw new SpecRejected(generation, 'Unschedulable', fit);
   const running = await runningImage(kc, cluster);
   if (running !== undefined && running !== cluster.spec.image) await checkImage(core, cluster, generation, signal);
