@@ -242,10 +242,15 @@ export class ClusterActor {
    */
   private async applyObjects(generation: number, fenced: readonly string[], signal: AbortSignal): Promise<void> {
     const { context } = this.actor.getSnapshot();
-    await preflight(this.deps.kc, this.cluster, generation, signal);
+    // One copy of the pgcluster for the whole pass; a newer one from the informer meanwhile is applied next.
+    const cluster = this.cluster;
+    await preflight(this.deps.kc, cluster, generation, signal);
     const parameters = generation !== this.parametersApplied;
-    if (parameters) await applyParametersToInstances(this.cluster, context.observation, context.primary, (ip) => this.endpoint(ip), generation, signal);
-    this.cluster = await applyCluster(this.deps, this.cluster, fenced, signal);
+    if (parameters) await applyParametersToInstances(cluster, context.observation, context.primary, (ip) => this.endpoint(ip), generation, signal);
+    const written = await applyCluster(this.deps, cluster, fenced, signal);
+    // Keeping the copy with the finalizer, unless the informer brought a newer spec during the pass: the
+    // older copy would make the next pass apply the spec just replaced.
+    if (this.cluster === cluster) this.cluster = written;
     if (parameters) this.parametersApplied = generation;
   }
 
