@@ -1,7 +1,7 @@
 /** The `applying` effect: everything a pgcluster's spec asks for, applied in an order that is safe to repeat. */
 import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import { CoreV1Api, StorageV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, StorageV1Api, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
 import { clusterSecrets } from '../cluster/builders.ts';
 import { CLEANUP_FINALIZER } from '../cluster/names.ts';
 import type { Observation } from '../cluster/observation.ts';
@@ -26,9 +26,9 @@ export interface ApplyDeps {
  * initial pgreplicas, then server-side applies every desired object (fenced instances at zero pods).
  * Stops at the next object once `signal` is aborted (the cluster was deleted or the lease lost). The objects
  * of one pass are bounded: at most MAX_INSTANCES instances (pgreplicas beyond are marked Failed).
- * Returns the cluster as last written (with the finalizer).
+ * Returns the cluster as last written (with the finalizer) and the Deployments whose pods are being replaced.
  */
-export async function applyCluster(deps: ApplyDeps, cluster: PgClusterResource, fenced: readonly string[], signal: AbortSignal): Promise<PgClusterResource> {
+export async function applyCluster(deps: ApplyDeps, cluster: PgClusterResource, fenced: readonly string[], signal: AbortSignal): Promise<{ cluster: PgClusterResource; rolled: string[] }> {
   const { namespace, name } = cluster.metadata;
   const step = () => signal.throwIfAborted();
   // Checked before anything is created, so an impossible spec leaves no half-built cluster behind.
@@ -59,11 +59,14 @@ export async function applyCluster(deps: ApplyDeps, cluster: PgClusterResource, 
     await deps.replicas.updateStatus(namespace, replica.metadata.name, (r) => ({ ...r.status, phase: 'Failed', message: LIMIT_MESSAGES.instances }));
     deps.events.record(cluster, 'Warning', 'TooManyInstances', `pgreplica ${replica.metadata.name}: ${LIMIT_MESSAGES.instances}`);
   }
+  const rolled: string[] = [];
   for (const obj of desiredObjects(cluster, existing, fenced)) {
     step();
-    await applyObject(deps.kc, obj);
+    const applied = await applyObject(deps.kc, obj);
+    // A Deployment whose spec just changed is not yet observed by its controller: its pod will be replaced.
+    if (applied.kind === 'Deployment' && applied.metadata?.generation !== (applied as V1Deployment).status?.observedGeneration) rolled.push(applied.metadata!.name!);
   }
-  return cluster;
+  return { cluster, rolled };
 }
 
 async function checkStorageClasses(kc: KubeConfig, cluster: PgClusterResource): Promise<void> {

@@ -247,7 +247,10 @@ export class ClusterActor {
     await preflight(this.deps.kc, cluster, generation, signal);
     const parameters = generation !== this.parametersApplied;
     if (parameters) await applyParametersToInstances(cluster, context.observation, context.primary, (ip) => this.endpoint(ip), generation, signal);
-    const written = await applyCluster(this.deps, cluster, fenced, signal);
+    const { namespace, name } = cluster.metadata;
+    const primaryPod = this.deps.pods(namespace, name).find((p) => p.metadata?.labels?.[LABEL.instance] === context.primary && !p.metadata?.deletionTimestamp)?.metadata?.name;
+    const { cluster: written, rolled } = await applyCluster(this.deps, cluster, fenced, signal);
+    if (rolled.includes(context.primary)) this.actor.send({ type: 'PRIMARY_ROLLING', pod: primaryPod, at: Date.now() });
     // Keeping the copy with the finalizer, unless the informer brought a newer spec during the pass: the
     // older copy would make the next pass apply the spec just replaced.
     if (this.cluster === cluster) this.cluster = written;

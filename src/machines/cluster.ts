@@ -36,6 +36,8 @@ export interface ClusterContext {
   /** Something besides the spec changed (pgreplicas, fencing): apply again. */
   dirty: boolean;
   lastError?: string;
+  /** The primary's pod is being replaced by an apply (the pod being replaced): failover waits longer. */
+  primaryRolling?: { pod?: string; at: number };
   /** The spec of this generation was refused (PostgreSQL rejected a parameter, ...): not retried until it changes. */
   rejected?: { generation: number; reason: string; message: string };
   /** The instance that is the primary (status.currentPrimary). */
@@ -64,7 +66,9 @@ export type ClusterEvent =
   | { type: 'REFRESH' }
   | { type: 'OBSERVED'; observation: Observation }
   | { type: 'FAILOVER'; request: FailoverRequest; now: string }
-  | { type: 'UNFENCED'; instance: string };
+  | { type: 'UNFENCED'; instance: string }
+  /** The apply just changed the primary's pod template: its pod `pod` is being replaced on purpose. */
+  | { type: 'PRIMARY_ROLLING'; pod?: string; at: number };
 
 /** Input: where a (re)started actor begins, from the cluster's status. */
 export interface ClusterInput {
@@ -102,6 +106,12 @@ export class SpecRejected extends Error {
   }
 }
 
+/**
+ * How long a primary whose pod an apply is replacing may be unready before an automatic failover: a
+ * planned restart (new resources, labels) is not a failure, but one that never comes back is.
+ */
+export const PLANNED_RESTART_GRACE_MS = Number(process.env.PGO_PLANNED_RESTART_GRACE_MS ?? 60_000);
+
 const effect = (name: string) => fromPromise<void, { intent: FailoverIntent }>(() => Promise.reject(new Error(`${name} is provided by the cluster actor`)));
 
 /** The cluster machine. */
@@ -137,12 +147,17 @@ export const clusterMachine = setup({
   delays: {
     // Capped exponential back-off: 1 s, 2 s, 4 s ... 30 s.
     retry: ({ context }) => Math.min(30_000, 1000 * 2 ** Math.max(0, context.failures - 1)),
-    failoverDelay: ({ context }) => context.settings.failoverDelayMs,
+    failoverDelay: ({ context }) => (context.primaryRolling ? Math.max(context.settings.failoverDelayMs, PLANNED_RESTART_GRACE_MS) : context.settings.failoverDelayMs),
   },
   actions: {
     observe: assign(({ event, context }) => {
       if (event.type !== 'OBSERVED') return {};
-      return { observation: event.observation, established: context.established || primaryHealthy(event.observation, context.primary) };
+      const healthy = primaryHealthy(event.observation, context.primary);
+      // The roll is over once the primary is healthy on a new pod (or the grace is over: no roll came).
+      const pod = event.observation.instances.find((i) => i.name === context.primary)?.podName;
+      const roll = context.primaryRolling;
+      const rolled = roll && ((healthy && pod !== roll.pod) || Date.now() - roll.at > PLANNED_RESTART_GRACE_MS);
+      return { observation: event.observation, established: context.established || healthy, ...(rolled ? { primaryRolling: undefined } : {}) };
     }),
     setSpec: assign(({ event, context }) =>
       event.type === 'SPEC' ? { generation: Math.max(event.generation, context.generation), settings: event.settings } : {},
@@ -167,7 +182,7 @@ export const clusterMachine = setup({
     /** Promotion failed: choose again among the others. */
     clearTarget: assign({ failover: ({ context }) => ({ ...context.failover!, to: undefined }) }),
     // The observation predates the promotion: drop it, so the new primary is judged on a fresh one.
-    complete: assign(({ context }) => ({ primary: context.failover!.to!, completed: context.failover, failover: undefined, observation: undefined })),
+    complete: assign(({ context }) => ({ primary: context.failover!.to!, completed: context.failover, failover: undefined, observation: undefined, primaryRolling: undefined })),
   },
 }).createMachine({
   id: 'cluster',
@@ -187,6 +202,7 @@ export const clusterMachine = setup({
     OBSERVED: { actions: 'observe' },
     SPEC: { actions: 'setSpec' },
     REFRESH: { actions: assign({ dirty: true }) },
+    PRIMARY_ROLLING: { actions: assign(({ event }) => ({ primaryRolling: { pod: event.pod, at: event.at } })) },
     UNFENCED: {
       actions: assign(({ context, event }) => ({ fenced: context.fenced.filter((n) => n !== event.instance), dirty: true })),
     },

@@ -1,9 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { initialTransition, transition } from 'xstate';
+import { SimulatedClock, createActor, fromPromise, initialTransition, transition } from 'xstate';
 import type { Observation } from '../../src/cluster/observation.ts';
 import { nextStatus } from '../../src/cluster/status.ts';
-import { SpecRejected, clusterMachine, stateName, type ClusterEvent } from '../../src/machines/cluster.ts';
+import { PLANNED_RESTART_GRACE_MS, SpecRejected, clusterMachine, stateName, type ClusterEvent } from '../../src/machines/cluster.ts';
 
 const obs = (...ready: boolean[]): Observation => ({
   primary: 'c',
@@ -98,6 +98,34 @@ test('a rejection is kept for status until a spec applies, and names the paramet
   assert.is(accepted?.reason, 'InvalidParameter');
   assert.ok(accepted?.message.includes('spec.parameters.work_mem'));
   assert.is(run({ generation: 2, appliedGeneration: 1 }, [rejected(2), { type: 'REFRESH' }, applied(2)]).context.rejected, undefined);
+});
+
+test('a primary whose pod an apply replaces gets the planned-restart grace, until it is healthy on a new pod', async () => {
+  const pg = (inRecovery: boolean) => ({ inRecovery, timeline: 1, currentLsn: inRecovery ? null : '0/1', receivedLsn: '0/1', replayedLsn: '0/1', pendingRestart: false });
+  const replica = { name: 'c-1', ready: true, podName: 'r', pg: pg(true) };
+  const healthy = (pod: string): Observation => ({ primary: 'c', instances: [{ name: 'c', ready: true, podName: pod, pg: pg(false) }, replica] });
+  const down: Observation = { primary: 'c', instances: [{ name: 'c', ready: false }, replica] };
+  // The real machine and its delays on a simulated clock; applying resolves at once.
+  const after = async (events: ClusterEvent[], ms: number) => {
+    const clock = new SimulatedClock();
+    const machine = clusterMachine.provide({ actors: { applyObjects: fromPromise(({ input }: { input: { generation: number; fenced: string[] } }) => Promise.resolve(input.generation)) } });
+    const actor = createActor(machine, { clock, input: { generation: 1, appliedGeneration: 1, primary: 'c', established: false, fenced: [], settings } }).start();
+    await new Promise((r) => setImmediate(r));
+    for (const e of events) actor.send(e);
+    clock.increment(ms);
+    const state = stateName(actor.getSnapshot().value);
+    actor.stop();
+    return state;
+  };
+  const roll = (pod: string): ClusterEvent => ({ type: 'PRIMARY_ROLLING', pod, at: Date.now() });
+  // Without a roll: failover after the 3 s delay.
+  assert.is(await after([{ type: 'OBSERVED', observation: healthy('p1') }, { type: 'OBSERVED', observation: down }], 4000), 'failover.recording');
+  // Rolling (the old pod answering does not end it): still waiting after 4 s, failing over after the grace.
+  const rolling = [roll('p1'), { type: 'OBSERVED', observation: healthy('p1') }, { type: 'OBSERVED', observation: down }] as ClusterEvent[];
+  assert.is(await after(rolling, 4000), 'monitoring.primaryUnready.waiting');
+  assert.is(await after(rolling, PLANNED_RESTART_GRACE_MS + 1000), 'failover.recording');
+  // Healthy on a new pod: the roll is over, a later loss gets the normal delay again.
+  assert.is(await after([roll('p1'), { type: 'OBSERVED', observation: healthy('p2') }, { type: 'OBSERVED', observation: down }], 4000), 'failover.recording');
 });
 
 test('a restarted actor for an applied spec still applies once (idempotent), then monitors', () => {
