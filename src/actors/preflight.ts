@@ -31,10 +31,10 @@ export function noNodeFits(nodes: readonly V1Node[], cluster: PgClusterResource)
   if ((!requests?.cpu && !requests?.memory) || nodes.length === 0) return undefined;
   const label = cluster.spec.nodeAffinity?.type === 'required' ? cluster.spec.nodeAffinity.nodeLabel : undefined;
   const eligible = nodes.filter((n) => !n.spec?.unschedulable && (!label || n.metadata?.labels?.[label.key] === label.value));
-  const fits = (n: V1Node) =>
-    (['cpu', 'memory'] as const).every((r) => !requests[r] || quantityValue(String(n.status?.allocatable?.[r] ?? '0')) >= quantityValue(requests[r]));
+  const allocatable = (n: V1Node, r: 'cpu' | 'memory') => quantityValue(String(n.status?.allocatable?.[r] ?? '0'));
+  const fits = (n: V1Node) => (['cpu', 'memory'] as const).every((r) => !requests[r] || allocatable(n, r) >= quantityValue(requests[r]));
   if (eligible.some(fits)) return undefined;
-  const largest = (r: 'cpu' | 'memory') => Math.max(0, ...eligible.map((n) => quantityValue(String(n.status?.allocatable?.[r] ?? '0'))));
+  const largest = (r: 'cpu' | 'memory') => Math.max(0, ...eligible.map((n) => allocatable(n, r)));
   const asked = Object.entries(requests).map(([r, q]) => `${r} ${q}`).join(', ');
   return `no node can run an instance requesting ${asked} (spec.resources.requests): the largest node allocates cpu ${largest('cpu')}, memory ${(largest('memory') / 2 ** 30).toFixed(1)}Gi`;
 }
@@ -55,13 +55,16 @@ export function imageCheckOutcome(pod: V1Pod, image: string): { ok: true } | { r
 /** Runs the preflight checks of the spec at `generation`; throws SpecRejected when one fails. */
 export async function preflight(kc: KubeConfig, cluster: PgClusterResource, generation: number, signal: AbortSignal): Promise<void> {
   const core = kc.makeApiClient(CoreV1Api);
-  // Without permission to list nodes (a restricted install), the fit is not judged rather than blocking every apply.
-  const nodes = await core.listNode().then((l) => l.items, (err: unknown) => {
-    if (httpStatus(err) === 403) return [];
-    throw err;
-  });
-  const fit = noNodeFits(nodes, cluster);
-  if (fit) throw new SpecRejected(generation, 'Unschedulable', fit);
+  const requests = cluster.spec.resources?.requests;
+  if (requests?.cpu || requests?.memory) {
+    // Without permission to list nodes (a restricted install), the fit is not judged rather than blocking every apply.
+    const nodes = await core.listNode().then((l) => l.items, (err: unknown) => {
+      if (httpStatus(err) === 403) return [];
+      throw err;
+    });
+    const fit = noNodeFits(nodes, cluster);
+    if (fit) throw new SpecRejected(generation, 'Unschedulable', fit);
+  }
   const running = await runningImage(kc, cluster);
   if (running !== undefined && running !== cluster.spec.image) await checkImage(core, cluster, generation, signal);
 }

@@ -61,6 +61,8 @@ const dns1035Re = '^[a-z]([-a-z0-9]*[a-z0-9])?$';
 const parameterNameRe = '^[a-z_][a-z0-9_]*(\\.[a-z_][a-z0-9_]*)?$';
 // Control characters (newline, tab, NUL, ...) would break the generated postgresql.conf.
 const controlRe = '[\\x00-\\x1f\\x7f]';
+/** A regular expression as a CEL string literal (CEL decodes backslash escapes once). */
+const celString = (re: string) => `'${re.replaceAll('\\', '\\\\')}'`;
 
 /** The messages of the limits, shared by the zod checks and the CEL rules. */
 export const LIMIT_MESSAGES = {
@@ -132,8 +134,8 @@ export const pgParameters = cel(
     .refine((p) => Object.keys(p).length <= MAX_PARAMETERS, LIMIT_MESSAGES.parameterCount),
   [
     { rule: `self.size() <= ${MAX_PARAMETERS}`, message: LIMIT_MESSAGES.parameterCount },
-    { rule: `self.all(k, size(k) <= ${DNS_LABEL_MAX * 2} && k.matches('${parameterNameRe.replaceAll('\\', '\\\\')}'))`, message: LIMIT_MESSAGES.parameterName },
-    { rule: `self.all(k, size(self[k]) <= ${MAX_PARAMETER_VALUE} && !self[k].matches('${controlRe.replaceAll('\\', '\\\\')}'))`, message: LIMIT_MESSAGES.parameterValue },
+    { rule: `self.all(k, size(k) <= ${DNS_LABEL_MAX * 2} && k.matches(${celString(parameterNameRe)}))`, message: LIMIT_MESSAGES.parameterName },
+    { rule: `self.all(k, size(self[k]) <= ${MAX_PARAMETER_VALUE} && !self[k].matches(${celString(controlRe)}))`, message: LIMIT_MESSAGES.parameterValue },
   ],
   // Bounds the cost of the rules above for the API server's CEL budget.
   { maxProperties: MAX_PARAMETERS },
@@ -158,8 +160,6 @@ export const labelKey = z
 
 /** A Kubernetes label value. */
 export const labelValue = z.string().max(DNS_LABEL_MAX, LIMIT_MESSAGES.labelValue).regex(new RegExp(labelValueRe), LIMIT_MESSAGES.labelValue);
-
-const celString = (re: string) => `'${re.replaceAll('\\', '\\\\')}'`;
 
 /** Labels the user puts on every object of a cluster or replica: valid, and not the operator's own. */
 export const userLabels = cel(

@@ -3,9 +3,7 @@
  * and a parameter PostgreSQL refuses are each found before any instance is touched; the instances keep
  * running their last good spec and the SpecAccepted condition says why. Then a good change applies.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
 import { AppsV1Api } from '@kubernetes/client-node';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -14,11 +12,10 @@ import { LABEL, clusterNames } from '../../src/cluster/names.ts';
 import { API_VERSION } from '../../src/crd/resources.ts';
 import type { PgClusterResource } from '../../src/crd/types.ts';
 import { CustomResources } from '../../src/k8s/custom.ts';
-import { deleteNamespace, localCluster, psql, type LocalCluster } from '../harness/cluster.ts';
+import { deleteNamespace, localCluster, prepareNamespace, psql, type LocalCluster } from '../harness/cluster.ts';
 import { startOperator, type OperatorProcess } from '../harness/operator.ts';
 import { waitFor } from '../harness/wait.ts';
 
-const run = promisify(execFile);
 interface Ctx {
   c: LocalCluster;
   ns: string;
@@ -35,8 +32,7 @@ test.before(async (ctx) => {
   ctx.ns = `bad-${randomBytes(3).toString('hex')}`;
   ctx.clusters = new CustomResources(ctx.c.kubeconfig, 'pgclusters');
   ctx.apps = ctx.c.kubeconfig.makeApiClient(AppsV1Api);
-  await run('npx', ['--no-install', 'tsx', 'hack/install-crds.ts'], { env: { ...process.env, KUBECONFIG: ctx.c.kubeconfigPath } });
-  await ctx.c.core.createNamespace({ body: { metadata: { name: ctx.ns } } });
+  await prepareNamespace(ctx.c, ctx.ns);
   ctx.op = startOperator(ctx.c.kubeconfigPath, '/tmp/pg-operator-bad-spec.log');
   await ctx.clusters.createIfAbsent({ apiVersion: API_VERSION, kind: 'PGCluster', metadata: { name: 'steady', namespace: ctx.ns }, spec: { replicas: 1, parameters: { work_mem: '6MB' } } } as unknown as PgClusterResource);
   const c = await ready(ctx);

@@ -5,10 +5,8 @@
  * exactly one writable primary, the only pod behind the primary Service, both replicas streaming from it,
  * and every acknowledged commit present. Outcomes are asserted, not times (bench/failover.ts measures those).
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { inject, type Fault } from '../../bench/failover/faults.ts';
@@ -19,11 +17,10 @@ import { clusterNames } from '../../src/cluster/names.ts';
 import { API_VERSION } from '../../src/crd/resources.ts';
 import type { PgClusterResource, PgTaskResource } from '../../src/crd/types.ts';
 import { CustomResources } from '../../src/k8s/custom.ts';
-import { deleteNamespace, localCluster, psql, type LocalCluster } from '../harness/cluster.ts';
+import { deleteNamespace, localCluster, prepareNamespace, psql, type LocalCluster } from '../harness/cluster.ts';
 import { startOperator, type OperatorProcess } from '../harness/operator.ts';
 import { waitFor } from '../harness/wait.ts';
 
-const run = promisify(execFile);
 interface Ctx {
   c: LocalCluster;
   ns: string;
@@ -137,8 +134,7 @@ test.before(async (ctx) => {
   ctx.clusters = new CustomResources(ctx.c.kubeconfig, 'pgclusters');
   ctx.tasks = new CustomResources(ctx.c.kubeconfig, 'pgtasks');
   ctx.writers = [];
-  await run('npx', ['--no-install', 'tsx', 'hack/install-crds.ts'], { env: { ...process.env, KUBECONFIG: ctx.c.kubeconfigPath } });
-  await ctx.c.core.createNamespace({ body: { metadata: { name: ctx.ns } } });
+  await prepareNamespace(ctx.c, ctx.ns);
   ctx.op = startOperator(ctx.c.kubeconfigPath, logFile);
   await ctx.clusters.createIfAbsent({ apiVersion: API_VERSION, kind: 'PGCluster', metadata: { name: NAME, namespace: ctx.ns }, spec: { replicas: 2, syncReplication: true } } as PgClusterResource);
   const s = await waitFor('superuser secret', () => ctx.c.core.readNamespacedSecret({ namespace: ctx.ns, name: clusterNames(NAME).superuserSecret }).catch(() => undefined), 60_000);

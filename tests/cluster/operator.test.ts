@@ -1,6 +1,4 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
 import { AppsV1Api } from '@kubernetes/client-node';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -8,11 +6,10 @@ import { LABEL, KEEP_DATA_ANNOTATION, clusterNames } from '../../src/cluster/nam
 import type { PgClusterResource, PgReplicaResource } from '../../src/crd/types.ts';
 import { API_VERSION } from '../../src/crd/resources.ts';
 import { CustomResources } from '../../src/k8s/custom.ts';
-import { deleteNamespace, localCluster, psql, type LocalCluster } from '../harness/cluster.ts';
+import { deleteNamespace, localCluster, prepareNamespace, psql, type LocalCluster } from '../harness/cluster.ts';
 import { startOperator, type OperatorProcess } from '../harness/operator.ts';
 import { waitFor } from '../harness/wait.ts';
 
-const run = promisify(execFile);
 interface Ctx {
   c: LocalCluster;
   ns: string;
@@ -50,8 +47,7 @@ test.before(async (ctx) => {
   ctx.clusters = new CustomResources(ctx.c.kubeconfig, 'pgclusters');
   ctx.replicas = new CustomResources(ctx.c.kubeconfig, 'pgreplicas');
   ctx.apps = ctx.c.kubeconfig.makeApiClient(AppsV1Api);
-  await run('npx', ['--no-install', 'tsx', 'hack/install-crds.ts'], { env: { ...process.env, KUBECONFIG: ctx.c.kubeconfigPath } });
-  await ctx.c.core.createNamespace({ body: { metadata: { name: ctx.ns } } });
+  await prepareNamespace(ctx.c, ctx.ns);
   ctx.op = startOperator(ctx.c.kubeconfigPath, logFile);
 });
 

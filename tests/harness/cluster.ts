@@ -68,6 +68,12 @@ export function localCluster(): LocalCluster {
 }
 
 /** Runs `sql` with the host's psql against `host` (a pod IP) as the superuser; resolves to the trimmed output. */
+/** Installs the CRDs as a user would (hack/install-crds.ts) and creates the test's namespace. */
+export async function prepareNamespace(c: LocalCluster, namespace: string): Promise<void> {
+  await run('npx', ['--no-install', 'tsx', fileURLToPath(new URL('../../hack/install-crds.ts', import.meta.url))], { env: { ...process.env, KUBECONFIG: c.kubeconfigPath } });
+  await c.core.createNamespace({ body: { metadata: { name: namespace } } });
+}
+
 export async function psql(host: string, password: string, sql: string): Promise<string> {
   const { stdout } = await run('psql', ['-X', '-Atc', sql, `host=${host} user=postgres dbname=postgres connect_timeout=3`], { env: { ...process.env, PGPASSWORD: password } });
   return stdout.trim();
