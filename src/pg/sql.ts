@@ -23,7 +23,8 @@ select pg_is_in_recovery() as in_recovery,
 /** Replication lag in bytes of each streaming standby, by application_name (the replica pod's name). */
 export const REPLICATION_LAG = `
 select application_name, state, sync_state,
-       pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint as lag_bytes
+       -- never negative: just after a promotion a standby can report a replay position past ours
+       greatest(0, pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn))::bigint as lag_bytes
   from pg_stat_replication`;
 
 /**
