@@ -41,7 +41,7 @@ gcc -static -O2 -s -o "$work/pause/pause" "$root/images/pause/pause.c"
 bud pause localhost/pg-operator/pause:3.10 "$work/pause"
 
 # PostgreSQL.
-mkdir -p "$work/postgres"; cp "$root/images/postgres/entrypoint.sh" "$work/postgres/"
+mkdir -p "$work/postgres"; cp "$root/images/postgres/"*.sh "$root/images/postgres/Dockerfile" "$work/postgres/"
 bud postgres localhost/pg-operator/postgres:15 "$work/postgres" "${base_args[@]}" --build-arg "BASE_SUM=$(cat "$out/base.sum")"
 
 # Patroni: Debian's patroni with PostgreSQL 15, the baseline of bench/failover.ts.

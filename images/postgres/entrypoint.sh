@@ -130,6 +130,20 @@ wal_sender_timeout = '5s'
 wal_retrieve_retry_interval = '1s'
 password_encryption = '${PGO_PASSWORD_TYPE:-scram-sha-256}'
 CONF
+if [ "${PGO_BACKREST:-off}" = on ]; then
+  # WAL archiving through pgBackRest from the first start on. Async: a background process pushes segments in
+  # batches, and the archiver hears "archived" for a segment only once it is in every repository; until the
+  # stanza exists, segments wait in pg_wal. Replicas and restores fetch with archive-get.
+  mkdir -p /pgdata/pgbackrest/log /pgdata/pgbackrest/spool
+  cat >> "$PGDATA/pgo.conf" <<CONF
+archive_mode = on
+archive_command = 'pgbackrest --stanza=db archive-push "%p"'
+archive_timeout = ${PGO_ARCHIVE_TIMEOUT:-60}
+restore_command = 'pgbackrest --stanza=db archive-get %f "%p"'
+CONF
+else
+  echo "archive_mode = off" >> "$PGDATA/pgo.conf"
+fi
 if [ -n "${PGO_PARAMETERS_FILE:-}" ] && [ -f "$PGO_PARAMETERS_FILE" ]; then
   echo "include '$PGO_PARAMETERS_FILE'" >> "$PGDATA/pgo.conf"
 fi

@@ -2,7 +2,9 @@
 import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { CoreV1Api, StorageV1Api, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
+import { ensureBackrestCertificates } from '../backrest/pki.ts';
 import { clusterSecrets } from '../cluster/builders.ts';
+import { backrestOf } from '../crd/backrest.ts';
 import { CLEANUP_FINALIZER } from '../cluster/names.ts';
 import type { Observation } from '../cluster/observation.ts';
 import { desiredObjects, excessReplicas, initialReplicas } from '../cluster/plan.ts';
@@ -43,6 +45,7 @@ export async function applyCluster(deps: ApplyDeps, cluster: PgClusterResource, 
       if (httpStatus(err) !== 409) throw new Error(`creating Secret ${secret.metadata?.name}: ${describeError(err)}`, { cause: err });
     }
   }
+  if (backrestOf(cluster.spec).enabled) await ensureBackrestCertificates(deps.kc, cluster);
   const existing = [...deps.replicaList(namespace, name)];
   for (const replica of initialReplicas(cluster, existing)) {
     step();

@@ -4,10 +4,11 @@
  */
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import { LABEL, MANAGED_BY } from '../cluster/names.ts';
-import type { PgClusterResource, PgReplicaResource, PgTaskResource } from '../crd/types.ts';
+import type { PgBackupResource, PgClusterResource, PgReplicaResource, PgTaskResource } from '../crd/types.ts';
 import { CustomResources, describeError, httpStatus } from '../k8s/custom.ts';
 import { EventRecorder } from '../k8s/events.ts';
 import { startInformer, type SharedInformer } from '../k8s/informer.ts';
+import { Backups } from './backups.ts';
 import { ClusterActor } from './cluster-actor.ts';
 import { finalizeCluster } from './finalize.ts';
 
@@ -23,6 +24,8 @@ export class Supervisor {
   readonly replicaApi: CustomResources<PgReplicaResource>;
   readonly taskApi: CustomResources<PgTaskResource>;
   private tasks?: SharedInformer<PgTaskResource>;
+  readonly backupApi: CustomResources<PgBackupResource>;
+  private backups?: Backups;
   private readonly events: EventRecorder;
 
   constructor(
@@ -33,6 +36,7 @@ export class Supervisor {
     this.clusters = new CustomResources<PgClusterResource>(kc, 'pgclusters');
     this.replicaApi = new CustomResources<PgReplicaResource>(kc, 'pgreplicas');
     this.taskApi = new CustomResources<PgTaskResource>(kc, 'pgtasks');
+    this.backupApi = new CustomResources<PgBackupResource>(kc, 'pgbackups');
     this.events = new EventRecorder(kc, log);
   }
 
@@ -62,10 +66,28 @@ export class Supervisor {
       { add: (t) => this.dispatch(t), update: (t) => this.dispatch(t) }, { onError: onError('pgtask') });
     this.informers.push(this.tasks);
     await this.tasks.synced;
+    // Backups, after the clusters: a backup's turn depends on its cluster's status.
+    const kick = () => void this.backups?.tick();
+    const backups = startInformer<PgBackupResource>(this.kc, '/apis/pg-operator.dev/v1/pgbackups', () => this.backupApi.listAll(),
+      { add: kick, update: kick, delete: kick }, { onError: onError('pgbackup') });
+    this.informers.push(backups);
+    await backups.synced;
+    this.backups = new Backups({
+      kc: this.kc,
+      backups: this.backupApi,
+      clusters: this.clusters,
+      events: this.events,
+      clusterList: () => clusters.list(),
+      backupList: () => backups.list(),
+      pods: (ns, name) => this.pods.list(ns).filter((p) => p.metadata?.labels?.[LABEL.cluster] === name),
+      log: this.log,
+    });
+    this.backups.start();
   }
 
   /** Stops every actor and informer. */
   stop(): void {
+    this.backups?.stop();
     for (const actor of this.actors.values()) void actor.stop();
     this.actors.clear();
     for (const informer of this.informers) informer.stop();

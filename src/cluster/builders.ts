@@ -15,6 +15,8 @@ import type { z } from 'zod';
 import type { resources as resourcesSchema, storageSpec, toleration } from '../crd/common.ts';
 import type { PgClusterSpec } from '../crd/pgcluster.ts';
 import type { PgClusterResource } from '../crd/types.ts';
+import { databasePodBackrest } from '../backrest/objects.ts';
+import { backrestOf } from '../crd/backrest.ts';
 import { instanceAffinity } from './affinity.ts';
 import { LABEL, clusterLabels, clusterNames } from './names.ts';
 
@@ -57,7 +59,8 @@ const secretEnv = (name: string, secret: string, key: string): V1EnvVar => ({ na
 export function instanceDeployment(cluster: PgClusterResource, instance: InstanceSpec): V1Deployment {
   const { spec } = cluster;
   const names = clusterNames(cluster.metadata.name);
-  const podLabels = { ...clusterLabels(cluster.metadata.name, { ...spec.userLabels, ...instance.userLabels }), [LABEL.instance]: instance.name };
+  const podLabels = { ...clusterLabels(cluster.metadata.name, { ...spec.userLabels, ...instance.userLabels }), [LABEL.instance]: instance.name, [LABEL.component]: 'database' };
+  const backrest = backrestOf(spec).enabled ? databasePodBackrest(cluster, instance.name, spec.image) : undefined;
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -72,6 +75,7 @@ export function instanceDeployment(cluster: PgClusterResource, instance: Instanc
           // The role label is not in this template: the operator sets it on the pod, so that a failover
           // relabels a running pod instead of rolling it. PGO_ROLE reads it when the container starts.
           affinity: instanceAffinity(cluster.metadata.name, instance.nodeAffinity, spec.podAntiAffinity),
+          ...backrest?.pod,
           tolerations: instance.tolerations,
           terminationGracePeriodSeconds: 30,
           enableServiceLinks: false,
@@ -92,6 +96,7 @@ export function instanceDeployment(cluster: PgClusterResource, instance: Instanc
                 secretEnv('PGO_SUPERUSER_PASSWORD', names.superuserSecret, 'password'),
                 secretEnv('PGO_REPLICATION_PASSWORD', names.replicationSecret, 'password'),
                 secretEnv('PGO_USER_PASSWORD', names.userSecret(spec.user), 'password'),
+                ...(backrest?.env ?? []),
               ],
               ports: [{ name: 'postgres', containerPort: spec.port }],
               readinessProbe: {
@@ -106,14 +111,17 @@ export function instanceDeployment(cluster: PgClusterResource, instance: Instanc
                 { name: 'pgdata', mountPath: '/pgdata' },
                 { name: 'pgconf', mountPath: '/pgconf', readOnly: true },
                 { name: 'podinfo', mountPath: '/etc/pgo/podinfo', readOnly: true },
+                ...(backrest?.mounts ?? []),
               ],
             },
+            ...(backrest ? [backrest.sidecar] : []),
           ],
           volumes: [
             { name: 'pgdata', persistentVolumeClaim: { claimName: instance.name } },
             { name: 'pgconf', configMap: { name: names.configMap } },
             // The labels as a file that follows changes: the role label when it came after the container.
             { name: 'podinfo', downwardAPI: { items: [{ path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } }] } },
+            ...(backrest?.volumes ?? []),
           ],
         },
       },

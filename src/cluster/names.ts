@@ -7,6 +7,10 @@ export const LABEL = {
   instance: 'pg-operator.dev/instance',
   role: 'pg-operator.dev/role',
   managedBy: 'app.kubernetes.io/managed-by',
+  /** `repo-host` on the pgBackRest repository host's pod. */
+  component: 'pg-operator.dev/component',
+  /** The pgbackup a pgBackRest backup belongs to (a pgBackRest annotation, so a backup is found by its resource). */
+  pgbackup: 'pg-operator.dev/pgbackup',
 } as const;
 
 /** Value of the managed-by label. */
@@ -27,6 +31,14 @@ export function clusterNames(cluster: string) {
     replicationSecret: `${cluster}-primaryuser-secret`,
     userSecret: (user: string) => `${cluster}-${user.toLowerCase().replace(/[^a-z0-9-]/g, '-')}-secret`,
     configMap: `${cluster}-pgconf`,
+    /** pgBackRest: the repository host (Deployment and Service, v4's name), its volume, settings and certificates. */
+    repoHost: `${cluster}-backrest-shared-repo`,
+    repoVolume: `${cluster}-pgbr-repo`,
+    backrestConfig: `${cluster}-pgbackrest-config`,
+    backrestCerts: `${cluster}-pgbackrest-certs`,
+    backrestCa: `${cluster}-pgbackrest-ca`,
+    /** Headless Service giving each instance a DNS name `<instance>.<cluster>-pods`, for pgBackRest's TLS. */
+    podsService: `${cluster}-pods`,
   };
 }
 

@@ -1,5 +1,6 @@
 /** Pure planning of a cluster: its instances, the objects to apply and the initial replicas to create. */
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { backrestObjects } from '../backrest/objects.ts';
 import { MAX_INSTANCES } from '../crd/limits.ts';
 import { API_VERSION } from '../crd/resources.ts';
 import type { PgClusterResource, PgReplicaResource } from '../crd/types.ts';
@@ -61,6 +62,7 @@ export function desiredObjects(cluster: PgClusterResource, replicas: PgReplicaRe
   return [
     parametersConfigMap(cluster),
     ...clusterServices(cluster),
+    ...backrestObjects(cluster),
     ...instances.flatMap((i) => [instanceVolume(cluster, i), instanceDeployment(cluster, i)]),
   ];
 }

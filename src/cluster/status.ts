@@ -69,7 +69,8 @@ export function nextStatus(current: PgClusterStatus | undefined, value: unknown,
     fencedInstances: context.fenced.length ? context.fenced : undefined,
     readyInstances: readyCount,
     instances,
-    conditions,
+    // Conditions of other writers (WALArchiving, from the backup side) are kept as they are.
+    conditions: [...conditions, ...(current?.conditions ?? []).filter((c) => !conditions.some((own) => own.type === c.type))],
     pendingRestart: o?.instances.some((i) => i.pg?.pendingRestart) ?? false,
     message: context.lastError ?? context.rejected?.message,
   };

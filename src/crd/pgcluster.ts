@@ -9,6 +9,7 @@ import {
   storageSpec,
   toleration,
 } from './common.ts';
+import { backrestSpec, backrestStatus } from './backrest.ts';
 import { pgParameters, port, replicas, userLabels } from './limits.ts';
 
 export { pgParameters };
@@ -40,12 +41,7 @@ export const pgClusterSpec = z.strictObject({
   syncReplication: z.boolean().default(false).describe('synchronous replication: no acknowledged commit is lost on failover'),
   parameters: pgParameters.optional().describe('PostgreSQL parameters (postgresql.conf)'),
   policies: z.array(z.string().min(1)).optional().describe('pgpolicies applied once the primary is ready'),
-  backrest: z
-    .strictObject({
-      enabled: z.boolean().default(true),
-      repoType: z.enum(['posix', 's3', 'gcs']).default('posix'),
-    })
-    .optional(),
+  backrest: backrestSpec.optional().describe('WAL archiving and backups with pgBackRest (on by default)'),
   serviceType: serviceType.default('ClusterIP'),
   shutdown: z.boolean().default(false).describe('stop all instances, keeping the data'),
   standby: z.boolean().default(false).describe('run as a standby of another cluster'),
@@ -120,6 +116,7 @@ export const pgClusterStatus = z.strictObject({
   failoverHistory: z.array(failoverRecord).optional(),
   pendingRestart: z.boolean().optional().describe('a changed parameter needs a restart'),
   initialReplicasCreated: z.boolean().optional().describe('the replicas of spec.replicas exist as pgreplicas'),
+  backrest: backrestStatus.optional().describe('the pgBackRest repository and WAL archiving'),
 });
 
 export type PgClusterSpec = z.output<typeof pgClusterSpec>;

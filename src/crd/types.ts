@@ -3,6 +3,7 @@ import type { V1ObjectMeta } from '@kubernetes/client-node';
 import type { PgClusterSpec, PgClusterStatus } from './pgcluster.ts';
 import type { PgReplicaSpec, PgReplicaStatus } from './pgreplica.ts';
 import type { PgTaskSpec } from './pgtask.ts';
+import type { PgBackupSpec, PgBackupStatus } from './pgbackup.ts';
 import type { z } from 'zod';
 import type { workStatus } from './common.ts';
 
@@ -21,3 +22,5 @@ export type PgClusterResource = Resource<PgClusterSpec, PgClusterStatus>;
 export type PgReplicaResource = Resource<PgReplicaSpec, PgReplicaStatus>;
 /** A pgtask. */
 export type PgTaskResource = Resource<PgTaskSpec, z.output<typeof workStatus>>;
+/** A pgbackup. */
+export type PgBackupResource = Resource<PgBackupSpec, PgBackupStatus>;

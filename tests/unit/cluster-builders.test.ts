@@ -24,12 +24,21 @@ const replica = (name: string, spec: Partial<PgReplicaResource['spec']> = {}): P
   spec: { clusterName: 'hippo', ...spec },
 });
 
-test('a cluster plans a ConfigMap, two Services and a volume and Deployment per instance', () => {
+test('a cluster plans a ConfigMap, two Services, the repository host and a volume and Deployment per instance', () => {
   const objs = desiredObjects(cluster(), [replica('hippo-abcd'), replica('other-1', { clusterName: 'other' })]);
   assert.equal(objs.map((o) => `${o.kind}/${o.metadata?.name}`), [
     'ConfigMap/hippo-pgconf', 'Service/hippo', 'Service/hippo-replica',
+    'ConfigMap/hippo-pgbackrest-config', 'Service/hippo-backrest-shared-repo', 'Service/hippo-pods', 'PersistentVolumeClaim/hippo-pgbr-repo', 'Deployment/hippo-backrest-shared-repo',
     'PersistentVolumeClaim/hippo', 'Deployment/hippo', 'PersistentVolumeClaim/hippo-abcd', 'Deployment/hippo-abcd',
   ]);
+});
+
+test('with backups off there is no repository host and no pgBackRest sidecar', () => {
+  const c = cluster({ backrest: { enabled: false } });
+  const objs = desiredObjects(c, []);
+  assert.equal(objs.map((o) => `${o.kind}/${o.metadata?.name}`), ['ConfigMap/hippo-pgconf', 'Service/hippo', 'Service/hippo-replica', 'PersistentVolumeClaim/hippo', 'Deployment/hippo']);
+  const [instance] = clusterInstances(c, []);
+  assert.equal(instanceDeployment(c, instance!).spec!.template.spec!.containers.map((x) => x.name), ['database']);
 });
 
 test('replica objects are owned by their pgreplica, the rest by the pgcluster', () => {
