@@ -30,3 +30,4 @@ if [ ! -f "$root/node_modules/.lock-sum" ] || [ "$(cat "$root/node_modules/.lock
 fi
 
 "$root/hack/k8s/build.sh" >/dev/null
+"$root/hack/s3/build.sh" >/dev/null

@@ -235,7 +235,8 @@ test('a revoked key: check and archive-push fail with an auth error; re-enabled,
   await waitFor(`${seg} archived after the key came back`, async () => ((await archiver(ctx)).last_archived ?? '') > seg, 30_000, 200);
   // Stored objects survived the revocation: the full backup is still there and listed.
   assert.equal((await info(ctx)).backup.map((b) => b.label), [ctx.full]);
-  console.log(`  setKeyEnabled(false) took ${revokeMs} ms, setKeyEnabled(true) ${restoreMs} ms`);
+  // SIGHUP reloads the identity file in milliseconds; a restart would take seconds.
+  assert.ok(revokeMs < 10_000 && restoreMs < 10_000, `setKeyEnabled took ${revokeMs} ms and ${restoreMs} ms`);
 });
 
 test.run();
