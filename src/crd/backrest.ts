@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { cel } from './limits.ts';
+import { backupSchedule, scheduleStatus } from './schedule.ts';
 
 /** Repository kinds of a cluster, v4's `--pgbackrest-storage-type`. */
 export const storageType = z.enum(['posix', 's3', 'posix,s3']);
@@ -51,6 +52,7 @@ export const backrestSpec = cel(
       backupStandby: z.boolean().default(false).describe('read backups from a streaming replica (the primary when none streams)'),
       archiveTimeoutSeconds: z.int().min(1).max(3600).default(60).describe('archive_timeout: longest a committed transaction waits to reach the repository'),
       walWarningPercent: z.int().min(1).max(99).default(80).describe('warn when pg_wal holds this percent of the data volume (archiving failing)'),
+      schedules: z.array(backupSchedule).max(20).optional().describe('backups on a cron schedule (pgo create schedule)'),
     })
     .refine((b) => !b.storageType.includes('s3') || b.s3 !== undefined, { message: BACKREST_MESSAGES.s3Required, path: ['s3'] }),
   [{ rule: "!has(self.storageType) || !self.storageType.contains('s3') || has(self.s3)", message: BACKREST_MESSAGES.s3Required }],
@@ -81,4 +83,5 @@ export const backrestStatus = z.strictObject({
   walBytes: z.int().min(0).optional().describe('size of pg_wal on the primary'),
   lastCheck: z.string().optional().describe('time of the last pgbackrest check'),
   checkError: z.string().optional().describe("pgBackRest's error from the last failed check"),
+  schedules: z.array(scheduleStatus).optional(),
 });
