@@ -7,12 +7,13 @@ import { SERVER_VERSION } from '../src/api/handlers/meta.ts';
 import { ROUTE } from '../src/api/routes.ts';
 import { call } from './client.ts';
 import { adminCommands } from './commands/admin.ts';
+import { backupCommands } from './commands/backups.ts';
 import { clusterCommands } from './commands/clusters.ts';
 import { dataCommands } from './commands/data.ts';
 import { taskCommands } from './commands/tasks.ts';
 import { watchCommands } from './commands/watch.ts';
 import { bashCompletion } from './completion.ts';
-import { action, config, print, type Opts } from './run.ts';
+import { action, config, joinOptionLists, print, type Opts } from './run.ts';
 
 /** Version of this client. */
 export const CLIENT_VERSION = SERVER_VERSION;
@@ -35,6 +36,7 @@ prog.command('version', 'Client and server versions').option('--client', 'only t
 
 clusterCommands(prog);
 adminCommands(prog);
+backupCommands(prog);
 dataCommands(prog);
 taskCommands(prog);
 watchCommands(prog);
@@ -46,4 +48,4 @@ prog.command('completion [shell]', 'Print a shell completion script (bash)').act
 }));
 prog.command('help [command]', 'Help for a command').action((command: string | undefined, opts: Opts) => prog.help([command, ...opts._].filter(Boolean).join(' ') || undefined));
 
-prog.parse(process.argv);
+prog.parse(joinOptionLists(process.argv));

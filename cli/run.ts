@@ -69,3 +69,20 @@ export async function targets(cfg: CliConfig, opts: Opts, first: string | undefi
   if (!names.length) throw new CliError('give a cluster name, --selector or --all', 2);
   return names;
 }
+
+/** Flags whose value is itself a list of options (`--backup-opts "--type=full --start-fast"`). */
+const OPTION_LISTS = ['--backup-opts', '--restore-opts', '--schedule-opts'];
+
+/**
+ * Joins `--backup-opts VALUE` into `--backup-opts=VALUE`: the value starts with `--`, which the argument
+ * parser would otherwise read as a flag of pgo's own.
+ */
+export function joinOptionLists(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (OPTION_LISTS.includes(a) && i + 1 < argv.length) out.push(`${a}=${argv[++i]}`);
+    else out.push(a);
+  }
+  return out;
+}

@@ -1,25 +1,13 @@
-/** Data operations wired to the API: backup, show backup, restore, load, apply, upgrade. Their backends come later; the API answers 501 and pgo exits non-zero. */
+/** Data operations wired to the API: restore, load, apply, upgrade. Their backends come later; the API answers 501 and pgo exits non-zero. */
 import { readFileSync } from 'node:fs';
 import type { Sade } from 'sade';
 import { ROUTE } from '../../src/api/routes.ts';
 import { call } from '../client.ts';
 import { formatTask } from '../format.ts';
-import { action, config, confirm, print, str, targets, type Opts } from '../run.ts';
+import { action, config, confirm, print, str, type Opts } from '../run.ts';
 
 /** Registers the data commands. */
 export function dataCommands(prog: Sade): void {
-  prog.command('backup [cluster]', 'Take a backup').option('--backup-type', 'pgbackrest or pgdump').option('--backup-opts').option('-d, --database')
-    .action(action(async (cluster: string | undefined, opts: Opts) => {
-      const cfg = config(opts);
-      for (const n of await targets(cfg, opts, cluster)) {
-        const t = await call(cfg, ROUTE['backup.create'], { params: { name: n }, body: { backupType: str(opts, 'backup-type'), backupOpts: str(opts, 'backup-opts'), database: str(opts, 'database') } });
-        print(opts, t, () => formatTask(t));
-      }
-    }));
-  prog.command('show backup <cluster>', 'List backups').option('--backup-type').action(action(async (cluster: string, opts: Opts) => {
-    const r = await call(config(opts), ROUTE['backup.show'], { params: { name: cluster } });
-    print(opts, r, () => r.message);
-  }));
   prog.command('restore <cluster>', 'Restore a cluster from a backup').option('--backup-type').option('--pitr-target').option('--backup-opts')
     .action(action(async (cluster: string, opts: Opts) => {
       await confirm(opts, `Warning: If currently running, the primary database in cluster ${cluster} will be stopped and recreated as part of this workflow!`);

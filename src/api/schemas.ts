@@ -4,6 +4,7 @@
  * Pure (zod only), so the CLI loads it without the Kubernetes client.
  */
 import { z } from 'zod';
+import { backupOptionsText } from '../backrest/options.ts';
 import { affinityType, dnsLabel, podAntiAffinityType, quantity, serviceType, storageSize } from '../crd/common.ts';
 import { clusterName, labelKey, labelValue, pgParameters, replicaCount, replicas, userLabels } from '../crd/limits.ts';
 import { ALL_PERMISSIONS, isPermission } from './permissions.ts';
@@ -146,12 +147,51 @@ export const userUpdateBody = z.strictObject({
 /** `pgo delete user` (not implemented yet). */
 export const userDeleteQuery = z.strictObject({ username: sqlName });
 
-/** `pgo backup`. */
+/** `pgo backup`: v4's --backup-type (pgbackrest, pgdump) or a pgBackRest type (full, diff, incr). */
 export const backupBody = z.strictObject({
-  backupType: z.enum(['pgbackrest', 'pgdump']).default('pgbackrest'),
-  backupOpts: z.string().max(1000).optional(),
+  backupType: z.enum(['pgbackrest', 'pgdump', 'full', 'diff', 'incr']).default('pgbackrest'),
+  backupOpts: backupOptionsText.optional(),
+  repo: z.enum(['posix', 's3']).optional().describe("the repository (v4 --pgbackrest-storage-type); the cluster's first when unset"),
   database: sqlName.optional(),
 });
+
+/** A pgbackup as the API shows it. */
+export const backupInfo = z.object({
+  name: z.string(),
+  cluster: z.string(),
+  phase: z.string().optional(),
+  type: z.string().optional(),
+  repo: z.string().optional(),
+  label: z.string().optional(),
+  instance: z.string().optional(),
+  progress: z.int().optional(),
+  message: z.string().optional(),
+  error: z.string().optional(),
+  schedule: z.string().optional(),
+  created: z.string().optional(),
+  startTime: z.string().optional(),
+  completionTime: z.string().optional(),
+  databaseBytes: z.int().optional(),
+  backupBytes: z.int().optional(),
+  repositoryBytes: z.int().optional(),
+  walStart: z.string().optional(),
+  walStop: z.string().optional(),
+});
+
+/** `pgo show backup`: pgBackRest's own view (info --output=json, per stanza) and the pgbackups. */
+export const backupList = z.object({
+  cluster: z.string(),
+  stanzas: z.array(z.record(z.string(), z.unknown())),
+  /** Why pgBackRest could not be asked (the repository host is not running, ...). */
+  infoError: z.string().optional(),
+  backups: z.array(backupInfo),
+});
+
+/** `pgo delete backup --target LABEL`. */
+export const backupDeleteQuery = z.strictObject({ target: z.string().min(1).max(100).regex(/^[0-9]{8}-[0-9]{6}[FDI](_[0-9]{8}-[0-9]{6}[DI])?$/, "must be a pgBackRest backup label, e.g. '20261201-010000F'") });
+
+/** Result of `pgo delete backup`. */
+export const backupDeleteResult = z.object({ cluster: z.string(), expired: z.array(z.string()), repos: z.array(z.string()) });
 
 /** `pgo restore`. */
 export const restoreBody = z.strictObject({

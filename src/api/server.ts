@@ -15,6 +15,7 @@ import { AccessStore } from './auth/store.ts';
 import { ApiError, validate } from './errors.ts';
 import { EventBus } from './events.ts';
 import { accessHandlers } from './handlers/access.ts';
+import { backupHandlers } from './handlers/backups.ts';
 import { clusterHandlers } from './handlers/clusters.ts';
 import { dataHandlers } from './handlers/data.ts';
 import { Deps, type HandlerTable } from './handlers/deps.ts';
@@ -63,7 +64,7 @@ export interface ApiServer {
 }
 
 const noFields = z.strictObject({});
-const handlers: HandlerTable = { ...metaHandlers, ...accessHandlers, ...clusterHandlers, ...replicaHandlers, ...dataHandlers, ...policyHandlers };
+const handlers: HandlerTable = { ...metaHandlers, ...accessHandlers, ...clusterHandlers, ...replicaHandlers, ...dataHandlers, ...backupHandlers, ...policyHandlers };
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body);

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CoreV1Api } from '@kubernetes/client-node';
-import type { PgClusterResource, PgReplicaResource, PgTaskResource } from '../../src/crd/types.ts';
+import type { PgBackupResource, PgClusterResource, PgReplicaResource, PgTaskResource } from '../../src/crd/types.ts';
 import { CustomResources } from '../../src/k8s/custom.ts';
 import { startApi, type ApiHarness } from '../harness/api.ts';
 import { waitFor } from '../harness/wait.ts';
@@ -123,11 +123,33 @@ test('failover: --query lists replicas from status, a bad target is refused, a s
 });
 
 test('data operations without a backend answer "not implemented yet" and exit non-zero', async ({ env }) => {
-  for (const args of [['backup', 'hippo'], ['show', 'backup', 'hippo'], ['restore', 'hippo', '--no-prompt'], ['upgrade', 'hippo', '--no-prompt'], ['load', 'hippo'], ['apply', 'p1', '-s', 'env=dev'], ['create', 'user', 'hippo', '--username', 'bob'], ['scaledown', 'hippo', '--target', 'hippo-abcd', '--keep-data', '--no-prompt']]) {
+  for (const args of [['backup', 'hippo', '--backup-type', 'pgdump'], ['restore', 'hippo', '--no-prompt'], ['upgrade', 'hippo', '--no-prompt'], ['load', 'hippo'], ['apply', 'p1', '-s', 'env=dev'], ['create', 'user', 'hippo', '--username', 'bob'], ['scaledown', 'hippo', '--target', 'hippo-abcd', '--keep-data', '--no-prompt']]) {
     const r = await pgo(env, ...args);
     assert.is(r.code, 3, `${args.join(' ')}: ${r.code} ${r.stdout} ${r.stderr}`);
     assert.match(r.stderr, /not implemented yet/);
   }
+});
+
+test('pgo backup records a pgbackup, queues a second one behind it and refuses options outside the whitelist', async ({ h, env }) => {
+  const first = await pgo(env, 'backup', 'hippo', '-o', 'json');
+  assert.is(first.code, 0, first.stderr);
+  const b1 = JSON.parse(first.stdout) as { name: string; phase: string };
+  assert.is(b1.phase, 'Pending');
+  const second = await pgo(env, 'backup', 'hippo', '--backup-type', 'full', '--backup-opts', '--start-fast');
+  assert.is(second.code, 0, second.stderr);
+  assert.match(second.stdout, new RegExp(`created pgbackup hippo-backup-\\d+-[0-9a-f]{4} \\(full\\): queued behind pgbackup ${b1.name}`));
+  const backups = new CustomResources<PgBackupResource>(h.cp.kubeconfig, 'pgbackups');
+  const list = (await backups.list('team-a')).filter((b) => b.spec.clusterName === 'hippo');
+  assert.is(list.length, 2);
+  assert.ok(list.some((b) => b.spec.type === 'full' && b.spec.options === '--start-fast'));
+  const refused = await pgo(env, 'backup', 'hippo', '--backup-opts', '--start-fast --repo1-path=/tmp/elsewhere');
+  assert.is.not(refused.code, 0);
+  assert.match(refused.stderr, /option --repo1-path is not allowed in --backup-opts/);
+  const disagree = await pgo(env, 'backup', 'hippo', '--backup-type', 'incr', '--backup-opts', '--type=full');
+  assert.match(disagree.stderr, /disagree/);
+  assert.is((await backups.list('team-a')).filter((b) => b.spec.clusterName === 'hippo').length, 2, 'a refused request creates nothing');
+  const del = await pgo(env, 'delete', 'backup', 'hippo', '--target', 'not-a-label', '--no-prompt');
+  assert.match(del.stderr, /must be a pgBackRest backup label/);
 });
 
 test('pgouser, pgorole and policy management; show user hides passwords unless asked and allowed', async ({ h, env }) => {
