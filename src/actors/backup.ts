@@ -82,7 +82,7 @@ export class BackupActor {
     const machine = backupMachine.provide({
       actors: {
         prepare: fromPromise(() => this.prepare()),
-        start: fromPromise(({ input }) => this.start(input.plan, input.attempt)),
+        start: fromPromise(({ input }) => this.start(input.plan)),
         watch: fromPromise(({ input, signal }) => this.watch(input.job, AbortSignal.any([signal, this.abort.signal]))),
         record: fromPromise(({ input }) => this.record(input.result, input.plan)),
       },
@@ -166,20 +166,25 @@ export class BackupActor {
     await this.deps.clusters.updateStatus(cluster.metadata.namespace, cluster.metadata.name, (c) =>
       c.status?.backrest?.stanzaCreated ? c.status : { ...c.status, backrest: { ...c.status?.backrest, stanzaCreated: true } });
     const info = await readInfo(this.deps.kc, cluster.metadata.namespace, pod, repo);
+    // Made already (the operator stopped before it could record it): never a second backup for one request.
+    const existing = setsOf(info, repo).find((s) => s.annotation?.[LABEL.pgbackup] === this.backup.metadata.name)?.label;
     const type = (spec.type) ?? typeOption ?? defaultType(info, repo);
     const standbyAsked = b.backupStandby || options.some((o) => o.name === 'backup-standby');
     const standby = standbyAsked ? streamingReplica(cluster) : undefined;
-    return { type, repo, instance: standby ?? primary };
+    return { type, repo, instance: standby ?? primary, ...(existing ? { existing } : {}) };
   }
 
-  /** Starts `pgbackrest backup` detached in the repository host; a second start of one attempt is a no-op. */
-  private async start(plan: BackupPlan, attempt: number): Promise<BackupJob> {
+  /**
+   * Starts `pgbackrest backup` detached in the repository host, as job <pgbackup name>: a start while that job
+   * still runs (an operator restarted before it recorded the job) attaches to it instead of starting another.
+   */
+  private async start(plan: BackupPlan): Promise<BackupJob> {
     const cluster = this.cluster();
     const pod = this.repoPod(cluster);
     const primary = cluster.status?.currentPrimary ?? cluster.metadata.name;
     const options = parseBackupOptions(this.backup.spec.options).filter((o) => o.name !== 'type' && o.name !== 'backup-standby');
     const hosts = plan.instance === primary ? pgHostArgs(cluster, 1, primary) : [...pgHostArgs(cluster, 1, primary), ...pgHostArgs(cluster, 2, plan.instance), '--backup-standby'];
-    const id = `${this.backup.metadata.name}-${attempt}`;
+    const id = this.backup.metadata.name;
     await repoExec(this.deps.kc, cluster.metadata.namespace, pod, [
       'pgo-job', 'start', id, 'pgbackrest', `--stanza=${STANZA}`, `--repo=${plan.repo}`, `--type=${plan.type}`,
       `--annotation=${LABEL.pgbackup}=${this.backup.metadata.name}`, ...hosts, ...optionArgs(options), '--log-level-console=info', 'backup',

@@ -22,6 +22,8 @@ export interface BackupPlan {
   repo: number;
   /** The instance the backup reads from. */
   instance: string;
+  /** A backup of this pgbackup already in the repository (made before an operator restart): only recorded. */
+  existing?: string;
 }
 
 /** What a finished backup produced. */
@@ -95,7 +97,10 @@ export const backupMachine = setup({
       entry: assign({ attempts: ({ context }) => context.attempts + 1 }),
       invoke: {
         src: 'prepare',
-        onDone: { target: 'starting', actions: assign({ plan: ({ event }) => event.output, error: undefined }) },
+        onDone: [
+          { guard: ({ event }) => event.output.existing !== undefined, target: 'recording', actions: assign({ plan: ({ event }) => event.output, result: ({ event }) => ({ label: event.output.existing! }), error: undefined }) },
+          { target: 'starting', actions: assign({ plan: ({ event }) => event.output, error: undefined }) },
+        ],
         onError: { target: 'retrying', actions: 'failedWith' },
       },
     },
@@ -138,6 +143,6 @@ export const backupMachine = setup({
 export function backupPhase(state: string): 'Pending' | 'Running' | 'Succeeded' | 'Failed' {
   if (state === 'succeeded') return 'Succeeded';
   if (state === 'failed') return 'Failed';
-  if (state === 'pending' || state === 'routing') return 'Pending';
+  if (state === 'pending' || state === 'routing' || state === 'retrying') return 'Pending';
   return 'Running';
 }
