@@ -7,7 +7,7 @@ const plan: BackupPlan = { type: 'full', repo: 1, instance: 'hippo' };
 const tick = () => new Promise((r) => setImmediate(r));
 
 /** Runs the machine with effects that follow `script`; returns the states it went through. */
-async function run(script: { prepare?: () => Promise<BackupPlan>; watch?: () => Promise<{ label: string }> }, input: BackupInput = { maxAttempts: 3 }, clock = new SimulatedClock()) {
+function run(script: { prepare?: () => Promise<BackupPlan>; watch?: () => Promise<{ label: string }> }, input: BackupInput = { maxAttempts: 3 }, clock = new SimulatedClock()) {
   const calls: string[] = [];
   const machine = backupMachine.provide({
     actors: {
@@ -25,7 +25,7 @@ async function run(script: { prepare?: () => Promise<BackupPlan>; watch?: () => 
 }
 
 test('a backup waits for READY, then prepares, starts, watches and records', async () => {
-  const { actor, states, calls } = await run({});
+  const { actor, states, calls } = run({});
   assert.is(String(actor.getSnapshot().value), 'pending');
   actor.send({ type: 'READY' });
   for (let i = 0; i < 10; i++) await tick();
@@ -36,7 +36,7 @@ test('a backup waits for READY, then prepares, starts, watches and records', asy
 });
 
 test('a refused request fails at once, without retrying', async () => {
-  const { actor, calls } = await run({ prepare: () => Promise.reject(new BackupRefused('spec.options: option --repo1-path is not allowed')) });
+  const { actor, calls } = run({ prepare: () => Promise.reject(new BackupRefused('spec.options: option --repo1-path is not allowed')) });
   actor.send({ type: 'READY' });
   for (let i = 0; i < 5; i++) await tick();
   assert.is(String(actor.getSnapshot().value), 'failed');
@@ -45,7 +45,7 @@ test('a refused request fails at once, without retrying', async () => {
 });
 
 test('a failed backup is retried after the back-off, and fails after maxAttempts', async () => {
-  const { actor, calls, clock } = await run({ watch: () => Promise.reject(new Error('ERROR: [056]: unable to find primary cluster')) });
+  const { actor, calls, clock } = run({ watch: () => Promise.reject(new Error('ERROR: [056]: unable to find primary cluster')) });
   for (let attempt = 1; attempt <= 3; attempt++) {
     actor.send({ type: 'READY' });
     for (let i = 0; i < 10; i++) await tick();
@@ -63,11 +63,11 @@ test('a failed backup is retried after the back-off, and fails after maxAttempts
 });
 
 test('an operator restarted while the job runs resumes watching it; one already made is only recorded', async () => {
-  const resumed = await run({}, { maxAttempts: 3, attempts: 1, plan, job: { pod: 'repo-0', id: 'b1' } });
+  const resumed = run({}, { maxAttempts: 3, attempts: 1, plan, job: { pod: 'repo-0', id: 'b1' } });
   for (let i = 0; i < 10; i++) await tick();
   assert.is(String(resumed.actor.getSnapshot().value), 'succeeded');
   assert.equal(resumed.calls, ['watch', 'record']);
-  const made = await run({ prepare: () => Promise.resolve({ ...plan, existing: '20261201-010000F' }) });
+  const made = run({ prepare: () => Promise.resolve({ ...plan, existing: '20261201-010000F' }) });
   made.actor.send({ type: 'READY' });
   for (let i = 0; i < 10; i++) await tick();
   assert.is(String(made.actor.getSnapshot().value), 'succeeded');
