@@ -2,10 +2,10 @@
 
 /** Commands (first word) with their second words, for completion. */
 export const COMMAND_TREE: Record<string, string[]> = {
-  create: ['cluster', 'pgouser', 'pgorole', 'policy', 'user'],
-  show: ['cluster', 'pgouser', 'pgorole', 'policy', 'user', 'backup', 'workflow'],
+  create: ['cluster', 'pgouser', 'pgorole', 'policy', 'user', 'schedule'],
+  show: ['cluster', 'pgouser', 'pgorole', 'policy', 'user', 'backup', 'workflow', 'schedule'],
   update: ['cluster', 'pgouser', 'pgorole', 'user'],
-  delete: ['cluster', 'pgouser', 'pgorole', 'policy', 'user', 'label'],
+  delete: ['cluster', 'pgouser', 'pgorole', 'policy', 'user', 'label', 'backup', 'schedule'],
   scale: [], scaledown: [], failover: [], label: [], status: [], test: [], df: [], reload: [], version: [], help: [],
   backup: [], restore: [], load: [], apply: [], upgrade: [], watch: [], completion: ['bash'],
 };

@@ -38,6 +38,10 @@ export function formatCluster(c: Cluster): string {
   lines.push(`\tstorage : Primary=${c.storage.primary || '-'} Replica=${c.storage.replica || '-'}`);
   const r = c.resources;
   lines.push(`\tresources : CPU Limit=${r.cpuLimit ?? ''} Memory Limit=${r.memoryLimit ?? ''}, CPU Request=${r.cpu ?? ''} Memory Request=${r.memory ?? ''}`);
+  if (c.backrest) {
+    const state = c.backrest.archiving === 'True' ? 'ok' : c.backrest.archiving === 'False' ? 'FAILING' : 'unknown';
+    lines.push(`\tbackups : pgBackRest ${c.backrest.storageType}; WAL archiving ${state}${c.backrest.archivingMessage ? ` - ${c.backrest.archivingMessage}` : ''}`);
+  } else lines.push('\tbackups : disabled');
   if (c.disableAutofail) lines.push('\tautofail : disabled');
   if (c.shutdown) lines.push('\tshutdown : true');
   lines.push(`\tlabels : ${Object.entries(c.labels).map(([k, v]) => `${k}=${v}`).join(' ')}`);

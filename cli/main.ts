@@ -10,6 +10,7 @@ import { adminCommands } from './commands/admin.ts';
 import { backupCommands } from './commands/backups.ts';
 import { clusterCommands } from './commands/clusters.ts';
 import { dataCommands } from './commands/data.ts';
+import { scheduleCommands } from './commands/schedules.ts';
 import { taskCommands } from './commands/tasks.ts';
 import { watchCommands } from './commands/watch.ts';
 import { bashCompletion } from './completion.ts';
@@ -37,6 +38,7 @@ prog.command('version', 'Client and server versions').option('--client', 'only t
 clusterCommands(prog);
 adminCommands(prog);
 backupCommands(prog);
+scheduleCommands(prog);
 dataCommands(prog);
 taskCommands(prog);
 watchCommands(prog);

@@ -12,6 +12,7 @@ import { API_VERSION } from '../crd/resources.ts';
 import type { PgBackupResource, PgClusterResource } from '../crd/types.ts';
 import { describeError, type CustomResources } from '../k8s/custom.ts';
 import type { EventRecorder } from '../k8s/events.ts';
+import { checkArchiving } from './archive-health.ts';
 import { BackupActor, repoHostPod } from './backup.ts';
 
 /** What the backups need from the operator. */
@@ -27,6 +28,8 @@ export interface BackupsDeps {
 }
 
 const TICK_MS = Number(process.env.PGO_BACKUP_TICK_MS ?? 3000);
+/** How often each cluster's WAL archiving is looked at (PGO_ARCHIVE_CHECK_MS). */
+const ARCHIVE_CHECK_MS = Number(process.env.PGO_ARCHIVE_CHECK_MS ?? 15_000);
 /** The first full backup keeps trying longer than a user's backup (about 35 min with the back-off). */
 const BOOTSTRAP_ATTEMPTS = 20;
 
@@ -49,6 +52,7 @@ export class Backups {
   private readonly actors = new Map<string, BackupActor>();
   private timer?: NodeJS.Timeout;
   private ticking = false;
+  private readonly archiveChecked = new Map<string, number>();
 
   constructor(private readonly deps: BackupsDeps) {}
 
@@ -107,11 +111,22 @@ export class Backups {
         });
       }
       for (const cluster of clusters.values()) await this.bootstrap(cluster);
+      for (const [key, cluster] of clusters) this.watchArchiving(key, cluster);
     } catch (err) {
       this.deps.log(`backups: ${describeError(err)}`);
     } finally {
       this.ticking = false;
     }
+  }
+
+  /** Looks at a cluster's archiving every ARCHIVE_CHECK_MS, one look at a time (see archive-health.ts). */
+  private watchArchiving(key: string, cluster: PgClusterResource): void {
+    const last = this.archiveChecked.get(key) ?? 0;
+    if (last < 0 || Date.now() - last < ARCHIVE_CHECK_MS || !backrestOf(cluster.spec).enabled || cluster.metadata.deletionTimestamp) return;
+    this.archiveChecked.set(key, -1);
+    checkArchiving(this.deps, cluster)
+      .catch((err: unknown) => this.deps.log(`${key}: checking WAL archiving: ${describeError(err)}`))
+      .finally(() => this.archiveChecked.set(key, Date.now()));
   }
 
   private async queued(b: PgBackupResource, head: string): Promise<void> {

@@ -11,6 +11,7 @@ import { startInformer, type SharedInformer } from '../k8s/informer.ts';
 import { Backups } from './backups.ts';
 import { ClusterActor } from './cluster-actor.ts';
 import { finalizeCluster } from './finalize.ts';
+import { Schedules } from './schedules.ts';
 
 const keyOf = (o: { metadata?: { namespace?: string; name?: string } }) => `${o.metadata?.namespace}/${o.metadata?.name}`;
 
@@ -26,6 +27,7 @@ export class Supervisor {
   private tasks?: SharedInformer<PgTaskResource>;
   readonly backupApi: CustomResources<PgBackupResource>;
   private backups?: Backups;
+  private schedules?: Schedules;
   private readonly events: EventRecorder;
 
   constructor(
@@ -83,11 +85,14 @@ export class Supervisor {
       log: this.log,
     });
     this.backups.start();
+    this.schedules = new Schedules({ clusterList: () => clusters.list(), backupList: () => backups.list(), clusters: this.clusters, backups: this.backupApi, events: this.events, log: this.log });
+    this.schedules.start();
   }
 
   /** Stops every actor and informer. */
   stop(): void {
     this.backups?.stop();
+    this.schedules?.stop();
     for (const actor of this.actors.values()) void actor.stop();
     this.actors.clear();
     for (const informer of this.informers) informer.stop();

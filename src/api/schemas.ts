@@ -193,6 +193,31 @@ export const backupDeleteQuery = z.strictObject({ target: z.string().min(1).max(
 /** Result of `pgo delete backup`. */
 export const backupDeleteResult = z.object({ cluster: z.string(), expired: z.array(z.string()), repos: z.array(z.string()) });
 
+/** `pgo create schedule` (v4's flags); checked by the pgcluster's schedule schema, so with its messages. */
+export const scheduleCreateBody = z.strictObject({
+  name: z.string().max(100).optional().describe('--schedule-name; <cluster>-<type>-<backupType> when unset (v4)'),
+  schedule: z.string().min(1).max(100).describe('5-field cron, e.g. "0 1 * * *"'),
+  timeZone: z.string().min(1).max(64).optional().describe('IANA time zone (UTC when unset)'),
+  scheduleType: z.enum(['pgbackrest', 'pgdump']).default('pgbackrest'),
+  pgbackrestBackupType: z.enum(['full', 'diff', 'incr']).optional(),
+  scheduleOpts: z.string().max(4096).optional().describe('backup options (the --backup-opts whitelist)'),
+  database: sqlName.optional().describe('pgdump: the database'),
+});
+
+/** `pgo show schedule`: one cluster's or the namespace's, optionally one by name. */
+export const scheduleListQuery = z.strictObject({ cluster: name.optional(), schedule: name.optional() });
+
+/** A schedule with what status says about it. */
+export const scheduleInfo = z.object({
+  name: z.string(), cluster: z.string(), schedule: z.string(), timeZone: z.string(), type: z.string(), backupType: z.string().optional(),
+  options: z.string().optional(), database: z.string().optional(), suspended: z.boolean(),
+  lastRun: z.string().optional(), lastBackup: z.string().optional(), lastSuccess: z.string().optional(), nextRun: z.string().optional(),
+  missedRuns: z.int(), lastSkipped: z.string().optional(),
+});
+
+/** `pgo show schedule`. */
+export const scheduleList = z.object({ schedules: z.array(scheduleInfo) });
+
 /** `pgo restore`. */
 export const restoreBody = z.strictObject({
   backupType: z.enum(['pgbackrest', 'pgdump']).default('pgbackrest'),
@@ -289,6 +314,8 @@ export const clusterInfo = z.object({
   disableAutofail: z.boolean(),
   shutdown: z.boolean(),
   created: z.string().optional(),
+  /** pgBackRest: the repositories and the WALArchiving condition (absent when backups are off). */
+  backrest: z.object({ storageType: z.string(), archiving: z.string().optional(), archivingMessage: z.string().optional() }).optional(),
 });
 
 /** `pgo show cluster` (list). */

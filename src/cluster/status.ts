@@ -20,7 +20,8 @@ export function phaseOf(state: string, context: ClusterContext, previous: Phase 
   return previous === 'Ready' || previous === 'Degraded' ? previous : 'Creating';
 }
 
-function condition(type: string, ok: boolean, reason: string, message: string, previous: Condition[] | undefined, generation: number, now: string): Condition {
+/** A condition, keeping its lastTransitionTime while its status stays the same. */
+export function condition(type: string, ok: boolean, reason: string, message: string, previous: Condition[] | undefined, generation: number, now: string): Condition {
   const status = ok ? 'True' : 'False';
   const before = previous?.find((c) => c.type === type);
   const lastTransitionTime = before && before.status === status ? before.lastTransitionTime : now;

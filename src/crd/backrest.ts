@@ -81,7 +81,7 @@ export const backrestStatus = z.strictObject({
   lastFailedTime: z.string().optional(),
   failedCount: z.int().min(0).optional(),
   walBytes: z.int().min(0).optional().describe('size of pg_wal on the primary'),
-  lastCheck: z.string().optional().describe('time of the last pgbackrest check'),
-  checkError: z.string().optional().describe("pgBackRest's error from the last failed check"),
+  walPercent: z.int().min(0).optional().describe('pg_wal as a percentage of its volume'),
+  archiveError: z.string().max(2000).optional().describe("pgBackRest's error while archiving fails (from archive-push)"),
   schedules: z.array(scheduleStatus).optional(),
 });

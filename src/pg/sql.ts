@@ -53,3 +53,9 @@ export const IN_RECOVERY = 'select pg_is_in_recovery() as in_recovery';
 
 /** Writes a checkpoint (after a promotion: puts the new timeline in the control file). */
 export const CHECKPOINT = 'checkpoint';
+
+/** WAL archiving on the primary (pg_stat_archiver) and the size of pg_wal. */
+export const ARCHIVER = `
+select archived_count::int, last_archived_wal, last_archived_time, failed_count::int, last_failed_wal, last_failed_time,
+       (select coalesce(sum(size), 0) from pg_ls_waldir())::bigint::text as wal_bytes
+from pg_stat_archiver`;

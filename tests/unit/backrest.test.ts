@@ -97,3 +97,16 @@ test('the new label and pgBackRest errors are read from its log', () => {
 });
 
 test.run();
+
+test('archiving fails when the newest attempt failed; pg_wal filling its volume is flagged at the threshold', async () => {
+  const { judgeArchiving } = await import('../../src/backrest/archive-health.ts');
+  const now = new Date('2026-12-01T10:00:00Z');
+  const t = (s: number) => new Date(now.getTime() - s * 1000);
+  const ok = judgeArchiving({ lastArchivedWAL: '000000020000000000000009', lastArchivedTime: t(12), failedCount: 3, lastFailedWAL: '000000010000000000000004', lastFailedTime: t(600), walBytes: 80 << 20, volumeBytes: 1 << 30 }, 80, now);
+  assert.equal([ok.ok, ok.reason, ok.walFilling, ok.walPercent], [true, 'Archiving', false, 8]);
+  assert.match(ok.message, /last archived 000000020000000000000009 12 s ago/);
+  const bad = judgeArchiving({ lastArchivedWAL: '000000020000000000000009', lastArchivedTime: t(300), failedCount: 7, lastFailedWAL: '00000002000000000000000A', lastFailedTime: t(5), walBytes: 870 << 20, volumeBytes: 1 << 30, pushError: 'ERROR [039]: HTTP request failed with 403 (Forbidden)' }, 80, now);
+  assert.equal([bad.ok, bad.reason, bad.walFilling, bad.walPercent], [false, 'ArchiveFailing', true, 85]);
+  assert.match(bad.message, /archiving 00000002000000000000000A failed 5 s ago \(7 failures\).*403 \(Forbidden\).*85% of the volume \(warning at 80%\)/);
+  assert.is(judgeArchiving({ failedCount: 0, walBytes: 0 }, 80, now).reason, 'NothingArchivedYet');
+});

@@ -2,6 +2,7 @@
 import { quantityValue } from '../../crd/limits.ts';
 import type { V1PersistentVolumeClaim, V1Service } from '@kubernetes/client-node';
 import type { z } from 'zod';
+import { backrestOf } from '../../crd/backrest.ts';
 import { KEEP_DATA_ANNOTATION, LABEL, MANAGED_BY } from '../../cluster/names.ts';
 import { pgClusterSpec } from '../../crd/pgcluster.ts';
 import { API_VERSION } from '../../crd/resources.ts';
@@ -39,7 +40,15 @@ export function clusterInfo(c: PgClusterResource, services: V1Service[], replica
     disableAutofail: spec.disableAutofail ?? false,
     shutdown: spec.shutdown ?? false,
     created: c.metadata.creationTimestamp ? new Date(c.metadata.creationTimestamp).toISOString() : undefined,
+    backrest: backrestSummary(c),
   };
+}
+
+function backrestSummary(c: PgClusterResource): ClusterInfo['backrest'] {
+  const b = backrestOf(c.spec);
+  if (!b.enabled) return undefined;
+  const archiving = c.status?.conditions?.find((x) => x.type === 'WALArchiving');
+  return { storageType: b.storageType, archiving: archiving?.status, archivingMessage: archiving?.message };
 }
 
 const managed = `${LABEL.managedBy}=${MANAGED_BY}`;
