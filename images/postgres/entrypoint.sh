@@ -164,7 +164,7 @@ else
   # Timeouts, so that a frozen or cut-off old primary (which still accepts TCP) cannot hold the WAL receiver:
   # it gives up and reconnects through the primary Service, which by then selects the new primary.
   printf "primary_conninfo = 'host=%s port=%s user=replicator password=%s application_name=%s connect_timeout=3 keepalives_idle=2 keepalives_interval=1 keepalives_count=3 tcp_user_timeout=5000'\n" \
-    "$PGO_PRIMARY_HOST" "$port" "$replication_password" "${HOSTNAME:-replica}" > "$PGDATA/pgo-standby.conf"
+    "$PGO_PRIMARY_HOST" "$port" "$replication_password" "${PGO_POD_NAME:-${HOSTNAME:-replica}}" > "$PGDATA/pgo-standby.conf"
 fi
 echo "include_if_exists 'pgo-standby.conf'" >> "$PGDATA/pgo.conf"
 

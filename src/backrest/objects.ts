@@ -45,9 +45,15 @@ export function certificateHosts(cluster: string, namespace: string): { repo: st
   return { repo: svc(n.repoHost), db: svc(n.podsService).map((h) => `*.${h}`) };
 }
 
+/**
+ * Host name of an instance's pod for pgBackRest. Not the instance's own name: the first instance is named like
+ * the cluster, and a pod's own host name shadows the Service of that name (the primary Service) inside it.
+ */
+export const podHostname = (instance: string) => `${instance}-pgbr`;
+
 /** DNS name of one instance, through the headless Service. */
 export function instanceHost(cluster: PgClusterResource, instance: string): string {
-  return `${instance}.${clusterNames(cluster.metadata.name).podsService}.${cluster.metadata.namespace}.svc`;
+  return `${podHostname(instance)}.${clusterNames(cluster.metadata.name).podsService}.${cluster.metadata.namespace}.svc`;
 }
 
 /** The repository path of the S3 repository: /<namespace>/<cluster> unless set. */
@@ -221,7 +227,7 @@ export function databasePodBackrest(cluster: PgClusterResource, instance: string
   const mounts = [...v.mounts, { name: 'pgsocket', mountPath: PATHS.socket }];
   const env = backrestEnv(cluster);
   return {
-    pod: { hostname: instance, subdomain: clusterNames(cluster.metadata.name).podsService, securityContext: { fsGroup: POSTGRES_UID } },
+    pod: { hostname: podHostname(instance), subdomain: clusterNames(cluster.metadata.name).podsService, securityContext: { fsGroup: POSTGRES_UID } },
     volumes: [...v.volumes, { name: 'pgsocket', emptyDir: {} }],
     mounts,
     env: [...env, { name: 'PGO_BACKREST', value: 'on' }, { name: 'PGO_ARCHIVE_TIMEOUT', value: String(backrestOf(cluster.spec).archiveTimeoutSeconds) }],

@@ -87,6 +87,8 @@ export function instanceDeployment(cluster: PgClusterResource, instance: Instanc
               env: [
                 { name: 'PGO_BOOTSTRAP', value: instance.bootstrap },
                 { name: 'PGO_ROLE', valueFrom: { fieldRef: { fieldPath: `metadata.labels['${LABEL.role}']` } } },
+                // The standby's application_name: the primary's view of its lag is matched to the pod by it.
+                { name: 'PGO_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                 { name: 'PGO_PRIMARY_HOST', value: names.primaryService },
                 { name: 'PGO_PORT', value: String(spec.port) },
                 { name: 'PGO_DATABASE', value: spec.database },

@@ -28,7 +28,7 @@ export const DNS_LABEL_MAX = 63;
 export const CLUSTER_NAME_SUFFIXES = ['-replica', '-xxxx', '-backrest-shared-repo'];
 
 /** Suffixes appended to an instance's name (its volumes). */
-export const INSTANCE_NAME_SUFFIXES = ['-pgwal'];
+export const INSTANCE_NAME_SUFFIXES = ['-pgwal', '-pgbr'];
 
 const longest = (suffixes: string[]) => Math.max(...suffixes.map((s) => s.length));
 

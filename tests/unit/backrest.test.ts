@@ -47,10 +47,10 @@ test('storageType s3 without s3 settings is refused with the message', () => {
 
 test('each instance gets a DNS name under the headless Service, covered by the wildcard certificate', () => {
   const pod = databasePodBackrest(cluster(), 'hippo-abcd', 'img');
-  assert.equal(pod.pod.hostname, 'hippo-abcd');
+  assert.equal(pod.pod.hostname, 'hippo-abcd-pgbr');
   assert.equal(pod.pod.subdomain, 'hippo-pods');
   assert.ok(certificateHosts('hippo', 'db').db.includes('*.hippo-pods.db.svc'));
-  assert.ok(pgHostArgs(cluster(), 1, 'hippo-abcd').includes('--pg1-host=hippo-abcd.hippo-pods.db.svc'));
+  assert.ok(pgHostArgs(cluster(), 1, 'hippo-abcd').includes('--pg1-host=hippo-abcd-pgbr.hippo-pods.db.svc'));
   // Keys readable by the postgres group only.
   const certs = pod.volumes.find((v) => v.name === 'pgbackrest-certs')!;
   assert.is(certs.secret!.defaultMode, 0o640);
