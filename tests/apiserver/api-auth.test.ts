@@ -13,7 +13,7 @@ import { addUser, call, startApi, type ApiHarness } from '../harness/api.ts';
 // and with bad credentials; then bad input and the other security properties.
 const test = suite<{ h: ApiHarness; admin: string; nothing: string; teamA: string; reader: string }>('API authentication, authorization and input');
 const routes = ROUTES as readonly Route[];
-const params: Record<string, string> = { namespace: 'team-b', name: 'hippo', replica: 'hippo-abcd', task: 'hippo-failover-abcd' };
+const params: Record<string, string> = { namespace: 'team-b', name: 'hippo', replica: 'hippo-abcd', task: 'hippo-failover-abcd', schedule: 'nightly' };
 const pathOf = (r: Route, over: Record<string, string> = {}) => buildPath(r, { ...params, ...over });
 
 test.before(async (ctx) => {
