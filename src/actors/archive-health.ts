@@ -6,6 +6,7 @@
  */
 import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { WAL_ARCHIVING, judgeArchiving, withCondition, type ArchiverSample } from '../backrest/archive-health.ts';
+import { shortBackrestError } from '../backrest/info.ts';
 import { LABEL, clusterNames } from '../cluster/names.ts';
 import { condition } from '../cluster/status.ts';
 import { backrestOf } from '../crd/backrest.ts';
@@ -52,7 +53,7 @@ async function pushError(kc: KubeConfig, namespace: string, pod: string): Promis
   const { output } = await execInPod(kc, namespace, pod, 'database', ['sh', '-c', 'cat /pgdata/pgbackrest/spool/archive/db/out/*.error 2>/dev/null | head -c 1500'], 10_000);
   const [code, ...lines] = output.trim().split('\n');
   if (!code || !/^\d+$/.test(code)) return undefined;
-  return `ERROR [${code}]: ${lines.map((l) => l.trim()).join(' ')}`;
+  return shortBackrestError(`ERROR [${code}]: ${lines.map((l) => l.trim()).join(' ')}`);
 }
 
 /** One look at a cluster's archiving; writes the condition and status, and the Events of a change. */

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { STANZA, pgHostArgs } from '../backrest/objects.ts';
-import { backrestError, defaultType, newBackupLabel, parseInfo, setsOf, type StanzaInfo } from '../backrest/info.ts';
+import { backrestError, defaultType, newBackupLabel, parseInfo, setsOf, shortBackrestError, type StanzaInfo } from '../backrest/info.ts';
 import { OptionError, optionArgs, parseBackupOptions } from '../backrest/options.ts';
 import { LABEL } from '../cluster/names.ts';
 import { REPO_NUMBER, backrestOf, repoKinds } from '../crd/backrest.ts';
@@ -46,7 +46,8 @@ export function repoHostPod(pods: readonly V1Pod[]): string | undefined {
 export async function repoExec(kc: KubeConfig, namespace: string, pod: string, command: string[], timeoutMs = 120_000): Promise<string> {
   const { output, status } = await execInPod(kc, namespace, pod, 'pgbackrest', command, timeoutMs);
   if (status?.status === 'Success') return output;
-  throw new Error(backrestError(output) ?? `${command.slice(0, 2).join(' ')} in ${pod} failed: ${output.trim().slice(-500) || status?.message || 'no output'}`);
+  const error = backrestError(output);
+  throw new Error(error ? shortBackrestError(error) : `${command.slice(0, 2).join(' ')} in ${pod} failed: ${output.trim().slice(-500) || status?.message || 'no output'}`);
 }
 
 /** `pgbackrest info --output=json` of the stanza, from the repository host. */
@@ -208,7 +209,7 @@ export class BackupActor {
       const log = rest.join('\n');
       if (head.startsWith('done ')) {
         const rc = Number(head.slice(5));
-        if (rc !== 0) throw new Error(backrestError(log) ?? `pgbackrest backup exited with code ${rc}`);
+        if (rc !== 0) throw new Error(shortBackrestError(backrestError(log) ?? `pgbackrest backup exited with code ${rc}`));
         const label = newBackupLabel(log);
         if (!label) throw new Error('pgbackrest backup succeeded but printed no backup label');
         return { label };

@@ -41,7 +41,7 @@ export function judgeArchiving(s: ArchiverSample, warnPercent: number, now = new
     return {
       ok: false,
       reason: 'ArchiveFailing',
-      message: `archiving ${s.lastFailedWAL} failed ${ago(s.lastFailedTime, now)} (${s.failedCount} failures); last archived ${s.lastArchivedWAL ?? 'none'} ${ago(s.lastArchivedTime, now)}${s.pushError ? `: ${s.pushError}` : ''}${wal}`,
+      message: `archiving ${s.lastFailedWAL} failed ${ago(s.lastFailedTime, now)} (${s.failedCount} failures); ${s.lastArchivedWAL ? `last archived ${s.lastArchivedWAL} ${ago(s.lastArchivedTime, now)}` : 'nothing archived yet'}${s.pushError ? `: ${s.pushError}` : ''}${wal}`,
       walPercent,
       walFilling,
     };

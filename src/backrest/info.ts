@@ -85,3 +85,14 @@ export function backrestError(log: string): string | undefined {
   }
   return out.join(' ').slice(0, 4000);
 }
+
+/**
+ * pgBackRest's error text without the HTTP dump it appends for S3 (request and response headers): the error
+ * itself, and the S3 error code and message from the response body.
+ */
+export function shortBackrestError(text: string): string {
+  const head = text.split(' *** ')[0]!.replace(/:\s*$/, '').trim();
+  const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1];
+  const message = /<Message>([^<]+)<\/Message>/.exec(text)?.[1];
+  return code ? `${head} (S3: ${code}${message ? `: ${message}` : ''})` : head;
+}

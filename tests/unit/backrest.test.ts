@@ -110,3 +110,10 @@ test('archiving fails when the newest attempt failed; pg_wal filling its volume 
   assert.match(bad.message, /archiving 00000002000000000000000A failed 5 s ago \(7 failures\).*403 \(Forbidden\).*85% of the volume \(warning at 80%\)/);
   assert.is(judgeArchiving({ failedCount: 0, walBytes: 0 }, 80, now).reason, 'NothingArchivedYet');
 });
+
+test("an S3 error keeps pgBackRest's message and the S3 code, not the HTTP dump", async () => {
+  const { shortBackrestError } = await import('../../src/backrest/info.ts');
+  const text = "ERROR [103]: unable to find a valid repository: repo2: [ProtocolError] unable to load info file '/demo/zebra/archive/db/archive.info': ProtocolError: HTTP request failed with 403 (Forbidden): *** Path/Query ***: GET /x *** Request Headers ***: authorization: <redacted> *** Response Content ***: <?xml version=\"1.0\"?> <Error><Code>InvalidAccessKeyId</Code><Message>The access key ID you provided does not exist in our records.</Message></Error>";
+  assert.is(shortBackrestError(text), "ERROR [103]: unable to find a valid repository: repo2: [ProtocolError] unable to load info file '/demo/zebra/archive/db/archive.info': ProtocolError: HTTP request failed with 403 (Forbidden) (S3: InvalidAccessKeyId: The access key ID you provided does not exist in our records.)");
+  assert.is(shortBackrestError('ERROR: [056]: unable to find primary cluster'), 'ERROR: [056]: unable to find primary cluster');
+});
