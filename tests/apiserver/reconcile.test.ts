@@ -40,12 +40,13 @@ test('a new pgcluster gets exactly its objects, a finalizer and a Creating statu
     const list = (await new CustomResources(cp.kubeconfig, 'pgreplicas').listAll()).items;
     return list.length === 1 ? list[0] : undefined;
   });
-  await waitFor('two Deployments', async () => (await apps.listNamespacedDeployment(sel)).items.length === 2);
-  assert.equal(names((await apps.listNamespacedDeployment(sel)).items), ['hippo', replica.metadata.name].sort());
-  assert.equal(names((await core.listNamespacedPersistentVolumeClaim(sel)).items), ['hippo', replica.metadata.name].sort());
-  assert.equal(names((await core.listNamespacedService(sel)).items), ['hippo', 'hippo-replica']);
-  assert.equal(names((await core.listNamespacedSecret(sel)).items), ['hippo-postgres-secret', 'hippo-primaryuser-secret', 'hippo-testuser-secret']);
-  assert.equal(names((await core.listNamespacedConfigMap(sel)).items), ['hippo-pgconf']);
+  // Two instances and the pgBackRest repository host (backups are on by default).
+  await waitFor('three Deployments', async () => (await apps.listNamespacedDeployment(sel)).items.length === 3);
+  assert.equal(names((await apps.listNamespacedDeployment(sel)).items), ['hippo', 'hippo-backrest-shared-repo', replica.metadata.name].sort());
+  assert.equal(names((await core.listNamespacedPersistentVolumeClaim(sel)).items), ['hippo', 'hippo-pgbr-repo', replica.metadata.name].sort());
+  assert.equal(names((await core.listNamespacedService(sel)).items), ['hippo', 'hippo-backrest-shared-repo', 'hippo-pods', 'hippo-replica']);
+  assert.equal(names((await core.listNamespacedSecret(sel)).items), ['hippo-pgbackrest-ca', 'hippo-pgbackrest-certs', 'hippo-postgres-secret', 'hippo-primaryuser-secret', 'hippo-testuser-secret']);
+  assert.equal(names((await core.listNamespacedConfigMap(sel)).items), ['hippo-pgbackrest-config', 'hippo-pgconf']);
   const c = await waitFor('status', async () => {
     const x = await clusters.get(ns, 'hippo');
     return x.status?.state === 'monitoring.initializing' ? x : undefined;
@@ -94,7 +95,7 @@ test('a cluster gets at most MAX_INSTANCES instances; the newest pgreplicas beyo
   const failed = (await replicas.list(ns)).filter((r) => r.status?.phase === 'Failed');
   assert.ok(failed.every((r) => r.status?.message === LIMIT_MESSAGES.instances), JSON.stringify(failed.map((r) => r.status)));
   await new Promise((r) => setTimeout(r, 2000));
-  const deployments = (await apps.listNamespacedDeployment({ namespace: ns, labelSelector: `${LABEL.cluster}=cap` })).items;
+  const deployments = (await apps.listNamespacedDeployment({ namespace: ns, labelSelector: `${LABEL.cluster}=cap,${LABEL.instance}` })).items;
   assert.is(deployments.length, MAX_INSTANCES);
   assert.not.ok(deployments.some((d) => failed.some((r) => r.metadata.name === d.metadata?.name)), 'an excess replica got a Deployment');
 });
