@@ -36,7 +36,7 @@ export function formatBackups(r: z.infer<typeof s.backupList>): string {
   }
   if (r.backups.length) {
     out.push('', table(['PGBACKUP', 'PHASE', 'TYPE', 'REPO', 'LABEL', 'PROGRESS', 'MESSAGE'],
-      r.backups.map((b) => [b.name, b.phase ?? '', b.type ?? '', b.repo ?? '', b.label ?? '', b.progress !== undefined ? `${b.progress}%` : '', b.error ?? b.message ?? ''])));
+      r.backups.map((b) => [b.name, b.phase ?? '', b.type ?? '', b.repo ?? '', b.label ?? b.fileName ?? '', b.progress !== undefined ? `${b.progress}%` : '', b.error ?? b.message ?? ''])));
   }
   return out.join('\n');
 }
@@ -47,13 +47,15 @@ export function backupCommands(prog: Sade): void {
     .option('--backup-type', 'full, diff, incr (or v4\'s pgbackrest)')
     .option('--backup-opts', 'pgBackRest backup options, e.g. "--start-fast" (a whitelist)')
     .option('--pgbackrest-storage-type', 'posix or s3: the repository')
-    .option('-d, --database')
+    .option('-d, --database', 'pgdump: the database')
+    .option('--pvc-name', 'pgdump: the volume for the dump (created when missing)')
+    .option('--dump-all', 'pgdump: every database (pg_dumpall)')
     .action(action(async (cluster: string | undefined, opts: Opts) => {
       const cfg = config(opts);
       for (const n of await targets(cfg, opts, cluster)) {
         const b = await call(cfg, ROUTE['backup.create'], {
           params: { name: n },
-          body: { backupType: str(opts, 'backup-type'), backupOpts: str(opts, 'backup-opts'), repo: str(opts, 'pgbackrest-storage-type'), database: str(opts, 'database') },
+          body: { backupType: str(opts, 'backup-type'), backupOpts: str(opts, 'backup-opts'), repo: str(opts, 'pgbackrest-storage-type'), database: str(opts, 'database'), pvcName: str(opts, 'pvc-name'), dumpAll: opts['dump-all'] ? true : undefined },
         });
         print(opts, b, () => `created pgbackup ${b.name}${b.type ? ` (${b.type})` : ''}${b.message ? `: ${b.message}` : ''}`);
       }

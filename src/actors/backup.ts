@@ -17,6 +17,7 @@ import type { PgBackupResource, PgClusterResource } from '../crd/types.ts';
 import { describeError, type CustomResources } from '../k8s/custom.ts';
 import type { EventRecorder } from '../k8s/events.ts';
 import { execInPod } from '../k8s/exec.ts';
+import { dumpOptions, startDump, watchDump } from './pgdump.ts';
 import { BackupRefused, backupMachine, backupPhase, type BackupJob, type BackupPlan, type BackupResult } from '../machines/backup.ts';
 
 /** What a backup actor needs from the operator. */
@@ -79,13 +80,16 @@ export class BackupActor {
     this.key = `${backup.metadata.namespace}/${backup.metadata.name}`;
     const s = backup.status;
     const job = s?.phase === 'Running' && s.job ? { pod: s.job.split('/')[0]!, id: s.job.split('/')[1]! } : undefined;
-    const plan = s?.type && s.type !== 'pgdump' && s.repo && s.instance ? { type: s.type, repo: Number(s.repo.replace('repo', '')), instance: s.instance } : undefined;
+    const plan = s?.type && s.instance ? { type: s.type, repo: Number((s.repo ?? 'repo0').replace('repo', '')), instance: s.instance } : undefined;
     const machine = backupMachine.provide({
       actors: {
-        prepare: fromPromise(() => this.prepare()),
-        start: fromPromise(({ input }) => this.start(input.plan)),
-        watch: fromPromise(({ input, signal }) => this.watch(input.job, AbortSignal.any([signal, this.abort.signal]))),
-        record: fromPromise(({ input }) => this.record(input.result, input.plan)),
+        prepare: fromPromise(() => (this.dump ? this.prepareDump() : this.prepare())),
+        start: fromPromise(({ input }) => (this.dump ? startDump(deps.kc, this.cluster(), this.backup) : this.start(input.plan))),
+        watch: fromPromise(({ input, signal }) => {
+          const abort = AbortSignal.any([signal, this.abort.signal]);
+          return this.dump ? watchDump(deps.kc, backup.metadata.namespace, input.job, abort) : this.watch(input.job, abort);
+        }),
+        record: fromPromise(({ input }) => (this.dump ? this.patchStatus({ fileName: input.result.label, backupBytes: input.result.sizeBytes, completionTime: new Date().toISOString() }) : this.record(input.result, input.plan))),
       },
     });
     this.actor = createActor(machine, { input: { attempts: s?.attempts, maxAttempts, plan, job: job && plan ? job : undefined } });
@@ -128,6 +132,19 @@ export class BackupActor {
     this.backup = backup;
   }
 
+  private get dump(): boolean {
+    return this.backup.spec.type === 'pgdump';
+  }
+
+  /** A dump needs a ready primary and allowed options; it runs where the volume is mounted (a Job). */
+  private prepareDump(): Promise<BackupPlan> {
+    const cluster = this.cluster();
+    dumpOptions(this.backup.spec.options);
+    const primary = cluster.status?.currentPrimary ?? cluster.metadata.name;
+    if (!cluster.status?.instances?.some((i) => i.name === primary && i.ready)) return Promise.reject(new Error(`the primary ${primary} is not ready`));
+    return Promise.resolve({ type: 'pgdump', repo: 0, instance: primary });
+  }
+
   private cluster(): PgClusterResource {
     const { namespace } = this.backup.metadata;
     const cluster = this.deps.cluster(namespace, this.backup.spec.clusterName);
@@ -147,7 +164,6 @@ export class BackupActor {
     const cluster = this.cluster();
     const b = backrestOf(cluster.spec);
     if (!b.enabled) throw new BackupRefused(`pgcluster ${cluster.metadata.name} has backups disabled (spec.backrest.enabled: false)`);
-    if (spec.type === 'pgdump') throw new BackupRefused('pgdump backups are not implemented yet in this version of pg-operator; nothing was done');
     let options;
     try {
       options = parseBackupOptions(spec.options);
@@ -263,17 +279,17 @@ export class BackupActor {
       pending: context.error ? `waiting to retry (attempt ${context.attempts} of ${context.maxAttempts} failed: ${context.error})` : 'waiting for the cluster and the repository host',
       preparing: 'creating the stanza and choosing the backup type',
       starting: 'starting pgbackrest backup',
-      running: `${plan?.type ?? ''} backup to repo${plan?.repo ?? ''} from ${plan?.instance ?? ''} running`,
+      running: plan?.type === 'pgdump' ? `pg_dump of ${this.backup.spec.dumpAll ? 'every database' : (this.backup.spec.database ?? 'the cluster database')} running in Job ${context.job?.id ?? ''}` : `${plan?.type ?? ''} backup to repo${plan?.repo ?? ''} from ${plan?.instance ?? ''} running`,
       recording: 'reading the backup from pgbackrest info',
       retrying: context.error ?? 'retrying',
-      succeeded: `${plan?.type ?? ''} backup to repo${plan?.repo ?? ''} finished`,
+      succeeded: plan?.type === 'pgdump' ? `dump written to ${this.backup.spec.pvcName ?? 'the pgdump volume'}` : `${plan?.type ?? ''} backup to repo${plan?.repo ?? ''} finished`,
       failed: context.error ?? 'failed',
     };
     const fields: Partial<PgBackupStatus> = {
       phase,
       message: messages[state] ?? state,
       attempts: context.attempts,
-      ...(plan ? { type: plan.type, repo: `repo${plan.repo}`, instance: plan.instance } : {}),
+      ...(plan ? { type: plan.type, instance: plan.instance, ...(plan.repo ? { repo: `repo${plan.repo}` } : {}) } : {}),
       job: context.job ? `${context.job.pod}/${context.job.id}` : undefined,
       error: state === 'failed' || state === 'retrying' ? context.error : undefined,
       ...(phase === 'Running' && !this.backup.status?.startTime ? { startTime: now } : {}),

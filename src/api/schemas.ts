@@ -4,7 +4,6 @@
  * Pure (zod only), so the CLI loads it without the Kubernetes client.
  */
 import { z } from 'zod';
-import { backupOptionsText } from '../backrest/options.ts';
 import { affinityType, dnsLabel, podAntiAffinityType, quantity, serviceType, storageSize } from '../crd/common.ts';
 import { clusterName, labelKey, labelValue, pgParameters, replicaCount, replicas, userLabels } from '../crd/limits.ts';
 import { ALL_PERMISSIONS, isPermission } from './permissions.ts';
@@ -150,9 +149,11 @@ export const userDeleteQuery = z.strictObject({ username: sqlName });
 /** `pgo backup`: v4's --backup-type (pgbackrest, pgdump) or a pgBackRest type (full, diff, incr). */
 export const backupBody = z.strictObject({
   backupType: z.enum(['pgbackrest', 'pgdump', 'full', 'diff', 'incr']).default('pgbackrest'),
-  backupOpts: backupOptionsText.optional(),
+  backupOpts: z.string().max(4096).optional().describe('pgBackRest backup options, or pg_dump options with pgdump (each a whitelist)'),
   repo: z.enum(['posix', 's3']).optional().describe("the repository (v4 --pgbackrest-storage-type); the cluster's first when unset"),
-  database: sqlName.optional(),
+  database: sqlName.optional().describe('pgdump: the database (the cluster database when unset)'),
+  pvcName: dnsLabel.optional().describe('pgdump: the volume for the dump (created when missing)'),
+  dumpAll: z.boolean().optional().describe('pgdump: pg_dumpall, every database'),
 });
 
 /** A pgbackup as the API shows it. */
@@ -176,6 +177,7 @@ export const backupInfo = z.object({
   repositoryBytes: z.int().optional(),
   walStart: z.string().optional(),
   walStop: z.string().optional(),
+  fileName: z.string().optional().describe('pgdump: the dump file in its volume'),
 });
 
 /** `pgo show backup`: pgBackRest's own view (info --output=json, per stanza) and the pgbackups. */

@@ -1,6 +1,5 @@
 /** The pgbackups resource: one backup of a cluster (pgBackRest or pg_dump), with what it produced. */
 import { z } from 'zod';
-import { backupOptionsText } from '../backrest/options.ts';
 import { clusterName } from './limits.ts';
 import { workStatus } from './common.ts';
 
@@ -12,7 +11,7 @@ export const pgBackupSpec = z.strictObject({
   clusterName: clusterName.describe('the pgcluster to back up'),
   type: backupType.optional().describe('incr once a full backup exists, else full (v4); pgdump for a logical dump'),
   repo: z.enum(['posix', 's3']).optional().describe("the repository (posix is repo1, s3 repo2); the cluster's first when unset"),
-  options: backupOptionsText.optional().describe('extra pgBackRest backup options (a whitelist) or pg_dump options'),
+  options: z.string().max(4096).optional().describe('extra pgBackRest backup options or pg_dump options, each from a whitelist (a refused one fails the backup, naming it)'),
   database: z.string().min(1).max(63).optional().describe('pgdump: the database (the cluster database when unset)'),
   dumpAll: z.boolean().optional().describe('pgdump: every database with pg_dumpall'),
   pvcName: z.string().min(1).max(253).optional().describe('pgdump: the volume the dump is written to (created when missing)'),

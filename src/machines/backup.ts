@@ -18,7 +18,7 @@ export class BackupRefused extends Error {}
 
 /** What preparing decided. */
 export interface BackupPlan {
-  type: 'full' | 'diff' | 'incr';
+  type: 'full' | 'diff' | 'incr' | 'pgdump';
   repo: number;
   /** The instance the backup reads from. */
   instance: string;
@@ -28,7 +28,10 @@ export interface BackupPlan {
 
 /** What a finished backup produced. */
 export interface BackupResult {
+  /** The pgBackRest label, or the dump's file name. */
   label: string;
+  /** Size of a dump file. */
+  sizeBytes?: number;
 }
 
 /** A job started in the repository host. */

@@ -184,6 +184,24 @@ test('an operator killed during a backup: the backup goes on and ends Succeeded,
   assert.is(sets[0]!.label, done.status?.backupLabel);
 });
 
+test('a backup read from a streaming replica when asked; pg_dump and pg_dumpall into a volume', async (ctx) => {
+  const shown = (await show(ctx.env, 'hippo'))!;
+  const standby = await createBackup(ctx, 'hippo', '--backup-opts', '--backup-standby');
+  const s = await finished(ctx, standby.name);
+  assert.is(s.status?.phase, 'Succeeded', s.status?.error);
+  assert.is.not(s.status?.instance, shown.currentPrimary, 'read from the replica');
+  const dump = await createBackup(ctx, 'hippo', '--backup-type', 'pgdump', '--pvc-name', 'hippo-dumps', '--backup-opts', '--no-owner');
+  const d = await finished(ctx, dump.name);
+  assert.is(d.status?.phase, 'Succeeded', d.status?.error);
+  assert.match(d.status?.fileName ?? '', /^\/pgdump\/hippo-userdb-\d{8}T\d{6}\.dump$/);
+  assert.ok((d.status?.backupBytes ?? 0) > 0);
+  const all = await finished(ctx, (await createBackup(ctx, 'hippo', '--backup-type', 'pgdump', '--pvc-name', 'hippo-dumps', '--dump-all')).name);
+  assert.is(all.status?.phase, 'Succeeded', all.status?.error);
+  assert.match(all.status?.fileName ?? '', /-all-\d{8}T\d{6}\.sql$/);
+  const refused = await pgo(ctx.env, 'backup', 'hippo', '--backup-type', 'pgdump', '--backup-opts', '--file=/etc/passwd');
+  assert.match(refused.stderr, /pg_dump option --file=\/etc\/passwd is not allowed/);
+});
+
 test('an S3 repository: first backup on SeaweedFS over HTTPS; a revoked key turns WALArchiving False with the reason, and back', async (ctx) => {
   const spec = { backrest: { storageType: 's3', s3: { bucket: ctx.s3.bucket, endpoint: ctx.s3.endpoint, region: ctx.s3.region, uriStyle: 'path', credentialsSecret: 's3-creds', caSecret: 's3-ca' } } };
   await ctx.clusters.createIfAbsent({ apiVersion: 'pg-operator.dev/v1', kind: 'PGCluster', metadata: { name: 'zebra', namespace: ctx.ns }, spec } as unknown as PgClusterResource);

@@ -96,7 +96,6 @@ test('the new label and pgBackRest errors are read from its log', () => {
   assert.is(backrestError('all good'), undefined);
 });
 
-test.run();
 
 test('archiving fails when the newest attempt failed; pg_wal filling its volume is flagged at the threshold', async () => {
   const { judgeArchiving } = await import('../../src/backrest/archive-health.ts');
@@ -117,3 +116,22 @@ test("an S3 error keeps pgBackRest's message and the S3 code, not the HTTP dump"
   assert.is(shortBackrestError(text), "ERROR [103]: unable to find a valid repository: repo2: [ProtocolError] unable to load info file '/demo/zebra/archive/db/archive.info': ProtocolError: HTTP request failed with 403 (Forbidden) (S3: InvalidAccessKeyId: The access key ID you provided does not exist in our records.)");
   assert.is(shortBackrestError('ERROR: [056]: unable to find primary cluster'), 'ERROR: [056]: unable to find primary cluster');
 });
+
+test('a dump runs as a Job against the primary Service, writing to the volume, with whitelisted options only', async () => {
+  const { dumpJob, dumpOptions } = await import('../../src/actors/pgdump.ts');
+  const c = cluster();
+  const backup = { apiVersion: 'pg-operator.dev/v1', kind: 'PGBackup', metadata: { name: 'b1', namespace: 'db', uid: 'u2' }, spec: { clusterName: 'hippo', type: 'pgdump' as const } };
+  const job = dumpJob(c, backup, 'hippo-pgdump-pvc', dumpOptions('--no-owner --schema=public'));
+  const container = job.spec!.template.spec!.containers[0]!;
+  const args = container.command!.slice(4);
+  assert.equal(args.slice(0, 8), ['pg_dump', '-h', 'hippo', '-p', '5432', '-U', 'postgres', '-Fc']);
+  assert.ok(args.includes('--no-owner') && args.includes('--schema=public'));
+  assert.is(args[args.length - 1], 'userdb');
+  assert.is(job.spec!.template.spec!.volumes![0]!.persistentVolumeClaim!.claimName, 'hippo-pgdump-pvc');
+  assert.is(job.metadata!.ownerReferences![0]!.kind, 'PGBackup');
+  const all = dumpJob(c, { ...backup, spec: { ...backup.spec, dumpAll: true } }, 'v', []);
+  assert.is(all.spec!.template.spec!.containers[0]!.command![4], 'pg_dumpall');
+  for (const bad of ['--file=/etc/passwd', '-f x', '--table=a;drop', '--rows-per-insert=1']) assert.throws(() => dumpOptions(bad), /is not allowed/, bad);
+});
+
+test.run();

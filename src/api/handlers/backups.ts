@@ -16,6 +16,8 @@ import type { PgBackupResource, PgClusterResource } from '../../crd/types.ts';
 import { CustomResources, describeError } from '../../k8s/custom.ts';
 import { execInPod } from '../../k8s/exec.ts';
 import { backrestError } from '../../backrest/info.ts';
+import { dumpOptions } from '../../actors/pgdump.ts';
+import { BackupRefused } from '../../machines/backup.ts';
 import { ApiError } from '../errors.ts';
 import type * as s from '../schemas.ts';
 import type { Deps, HandlerTable } from './deps.ts';
@@ -45,6 +47,7 @@ export function backupInfo(b: PgBackupResource): z.infer<typeof s.backupInfo> {
     repositoryBytes: st?.repositoryBytes,
     walStart: st?.walStart,
     walStop: st?.walStop,
+    fileName: st?.fileName,
   })) as z.infer<typeof s.backupInfo>;
 }
 
@@ -76,14 +79,16 @@ export const backupHandlers: HandlerTable = {
     const c = await deps.cluster(params.namespace!, params.name!);
     const b = requireBackrest(c);
     const req = body as z.infer<typeof s.backupBody>;
-    if (req.backupType === 'pgdump') throw new ApiError(501, 'pgo backup --backup-type=pgdump is not implemented yet in this version of pg-operator; nothing was done');
+    const pgdump = req.backupType === 'pgdump';
     let typeOption: string | undefined;
     try {
-      typeOption = parseBackupOptions(req.backupOpts).find((o) => o.name === 'type')?.value;
+      if (pgdump) dumpOptions(req.backupOpts);
+      else typeOption = parseBackupOptions(req.backupOpts).find((o) => o.name === 'type')?.value;
     } catch (err) {
-      if (err instanceof OptionError) throw new ApiError(400, `--backup-opts: ${err.message}`, ['body.backupOpts']);
+      if (err instanceof OptionError || err instanceof BackupRefused) throw new ApiError(400, `--backup-opts: ${err.message}`, ['body.backupOpts']);
       throw err;
     }
+    if (!pgdump && (req.pvcName || req.dumpAll || req.database)) throw new ApiError(400, '--pvc-name, --dump-all and --database go with --backup-type=pgdump', ['body.backupType']);
     const type = req.backupType === 'pgbackrest' ? undefined : req.backupType;
     if (type && typeOption && type !== typeOption) throw new ApiError(400, `--backup-type=${type} and --backup-opts=--type=${typeOption} disagree: give the type once`, ['body.backupOpts']);
     if (req.repo && !repoKinds(b).includes(req.repo)) throw new ApiError(400, `cluster ${c.metadata.name} has no ${req.repo} repository (its storage type is ${b.storageType})`, ['body.repo']);
@@ -92,7 +97,7 @@ export const backupHandlers: HandlerTable = {
       apiVersion: API_VERSION,
       kind: 'PGBackup',
       metadata: { name: `${name}-backup-${stamp()}-${randomBytes(2).toString('hex')}`, namespace, labels: clusterLabels(name, c.spec.userLabels), ownerReferences: [ownerRef(c)] },
-      spec: JSON.parse(JSON.stringify({ clusterName: name, type: type ?? typeOption, repo: req.repo, options: req.backupOpts || undefined })) as PgBackupResource['spec'],
+      spec: JSON.parse(JSON.stringify({ clusterName: name, type: type ?? typeOption, repo: req.repo, options: req.backupOpts || undefined, database: req.database, pvcName: req.pvcName, dumpAll: req.dumpAll })) as PgBackupResource['spec'],
     };
     const api = backupsOf(deps);
     const { object } = await api.createIfAbsent(backup);
