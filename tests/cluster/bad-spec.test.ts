@@ -68,7 +68,7 @@ async function rejected(ctx: Ctx, change: (c: PgClusterResource) => void, reason
 async function stillRunning(ctx: Ctx): Promise<void> {
   const c = await ctx.clusters.get(ctx.ns, 'steady');
   assert.is(c.status?.readyInstances, 2, JSON.stringify(c.status?.instances));
-  const deployments = (await ctx.apps.listNamespacedDeployment({ namespace: ctx.ns, labelSelector: `${LABEL.cluster}=steady` })).items;
+  const deployments = (await ctx.apps.listNamespacedDeployment({ namespace: ctx.ns, labelSelector: `${LABEL.cluster}=steady,${LABEL.instance}` })).items;
   assert.is(deployments.length, 2);
   for (const d of deployments) {
     const container = d.spec!.template.spec!.containers[0]!;

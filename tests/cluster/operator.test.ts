@@ -37,7 +37,7 @@ async function superuserPassword(ctx: Ctx, cluster: string): Promise<string> {
 }
 
 async function deploymentsOf(ctx: Ctx, cluster: string): Promise<string[]> {
-  const list = await ctx.apps.listNamespacedDeployment({ namespace: ctx.ns, labelSelector: `${LABEL.cluster}=${cluster}` });
+  const list = await ctx.apps.listNamespacedDeployment({ namespace: ctx.ns, labelSelector: `${LABEL.cluster}=${cluster},${LABEL.instance}` });
   return list.items.filter((d) => !d.metadata?.deletionTimestamp).map((d) => d.metadata!.name!).sort();
 }
 
@@ -213,7 +213,8 @@ test('deleting a cluster removes its objects; keep-data keeps the volumes', asyn
   await waitFor('crash removed', async () => Object.values(await left('crash')).every((n) => n === 0), 90_000, 1000);
   await waitFor('pinned removed but its volumes', async () => {
     const l = await left('pinned');
-    return l.deployments === 0 && l.services === 0 && l.secrets === 0 && l.claims === 2;
+    // The two data volumes and the pgBackRest repository's (the backups of the data kept).
+    return l.deployments === 0 && l.services === 0 && l.secrets === 0 && l.claims === 3;
   }, 90_000, 1000);
 });
 
