@@ -10,6 +10,7 @@
  */
 import type { V1ConfigMap, V1Container, V1Deployment, V1EnvVar, V1PersistentVolumeClaim, V1PodSpec, V1Service, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { REPO_NUMBER, backrestOf, repoKinds, type BackrestSpec } from '../crd/backrest.ts';
+import { quantityValue } from '../crd/limits.ts';
 import type { PgClusterResource } from '../crd/types.ts';
 import { LABEL, clusterLabels, clusterNames } from '../cluster/names.ts';
 
@@ -62,6 +63,13 @@ export function s3Path(cluster: PgClusterResource, b: BackrestSpec): string {
 }
 
 const line = (k: string, v: string | number) => `${k}=${v}`;
+
+/** A Kubernetes quantity (1Gi, 500Mi) as a pgBackRest size (1GiB, 500MiB). */
+export function backrestSize(q: string): string {
+  const m = /^(\d+)(Ki|Mi|Gi|Ti)?$/.exec(q);
+  if (m) return `${m[1]}${m[2] ? `${m[2]}B` : ''}`;
+  return String(Math.floor(quantityValue(q)));
+}
 
 function repoLines(cluster: PgClusterResource, b: BackrestSpec, side: 'db' | 'repo'): string[] {
   const n = clusterNames(cluster.metadata.name);
@@ -124,6 +132,7 @@ export function backrestConfigFiles(cluster: PgClusterResource): { db: string; r
     line('lock-path', '/tmp/pgbackrest'),
     line('archive-async', 'y'),
     line('archive-get-queue-max', '128MiB'),
+    ...(b.archivePushQueueMax ? [line('archive-push-queue-max', backrestSize(b.archivePushQueueMax))] : []),
     line('log-level-file', 'info'),
     ...repoLines(cluster, b, 'db'),
     ...server(cn.repo),

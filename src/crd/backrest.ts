@@ -4,6 +4,7 @@
  * repository host (posix) is always repo1, S3 always repo2, so a backup label's repo never changes meaning.
  */
 import { z } from 'zod';
+import { quantity } from './common.ts';
 import { cel } from './limits.ts';
 import { backupSchedule, scheduleStatus } from './schedule.ts';
 
@@ -51,6 +52,7 @@ export const backrestSpec = cel(
       retentionDiff: z.int().min(1).max(9999).optional().describe('differential backups kept'),
       backupStandby: z.boolean().default(false).describe('read backups from a streaming replica (the primary when none streams)'),
       archiveTimeoutSeconds: z.int().min(1).max(3600).default(60).describe('archive_timeout: longest a committed transaction waits to reach the repository'),
+      archivePushQueueMax: quantity.optional().describe("pgBackRest's archive-push-queue-max: past this much WAL waiting in pg_wal, WAL is dropped (reported archived) so the volume never fills; point-in-time recovery across the gap is lost until the next full backup. Unset: WAL is never dropped"),
       walWarningPercent: z.int().min(1).max(99).default(80).describe('warn when pg_wal holds this percent of the data volume (archiving failing)'),
       schedules: z.array(backupSchedule).max(20).optional().describe('backups on a cron schedule (pgo create schedule)'),
     })

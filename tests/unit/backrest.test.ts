@@ -134,4 +134,9 @@ test('a dump runs as a Job against the primary Service, writing to the volume, w
   for (const bad of ['--file=/etc/passwd', '-f x', '--table=a;drop', '--rows-per-insert=1']) assert.throws(() => dumpOptions(bad), /is not allowed/, bad);
 });
 
+test('a bounded archive queue only when asked (it drops WAL past the bound)', () => {
+  assert.not.match(backrestConfigFiles(cluster()).db, /archive-push-queue-max/);
+  assert.match(backrestConfigFiles(cluster({ backrest: { archivePushQueueMax: '2Gi' } })).db, /^archive-push-queue-max=2GiB$/m);
+});
+
 test.run();
