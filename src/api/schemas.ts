@@ -4,26 +4,14 @@
  * Pure (zod only), so the CLI loads it without the Kubernetes client.
  */
 import { z } from 'zod';
-import { affinityType, dnsLabel, podAntiAffinityType, quantity, serviceType, storageSize } from '../crd/common.ts';
+import { affinityType, podAntiAffinityType, quantity, serviceType, storageSize } from '../crd/common.ts';
 import { clusterName, labelKey, labelValue, pgParameters, replicaCount, replicas, userLabels } from '../crd/limits.ts';
 import { ALL_PERMISSIONS, isPermission } from './permissions.ts';
+import { name, objectName, sqlName } from './schema-names.ts';
 
-/** A resource name: a DNS-1123 label. Rejects path separators, dots, quotes and SQL. */
-export const name = dnsLabel;
-
-/** A generated object name (tasks): a DNS-1123 subdomain without dots, up to 253 characters. */
-export const objectName = z
-  .string()
-  .min(1)
-  .max(253)
-  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be lower-case letters, digits and '-', e.g. 'hippo-failover-x7k2'");
-
-/** A PostgreSQL role or database name; plain identifiers only, so no quoting games reach SQL. */
-export const sqlName = z
-  .string()
-  .min(1)
-  .max(63)
-  .regex(/^[a-z_][a-z0-9_]*$/, "must be a lower-case SQL identifier (letters, digits, '_'), e.g. 'userdb'");
+/** Names the API accepts, and the backup and schedule shapes (in their own files). */
+export { name, objectName, sqlName };
+export * from './backup-schemas.ts';
 
 /** A Kubernetes label key the user may set, and a label value (defined with the other limits). */
 export { labelKey, labelValue };
@@ -145,80 +133,6 @@ export const userUpdateBody = z.strictObject({
 
 /** `pgo delete user` (not implemented yet). */
 export const userDeleteQuery = z.strictObject({ username: sqlName });
-
-/** `pgo backup`: v4's --backup-type (pgbackrest, pgdump) or a pgBackRest type (full, diff, incr). */
-export const backupBody = z.strictObject({
-  backupType: z.enum(['pgbackrest', 'pgdump', 'full', 'diff', 'incr']).default('pgbackrest'),
-  backupOpts: z.string().max(4096).optional().describe('pgBackRest backup options, or pg_dump options with pgdump (each a whitelist)'),
-  repo: z.enum(['posix', 's3']).optional().describe("the repository (v4 --pgbackrest-storage-type); the cluster's first when unset"),
-  database: sqlName.optional().describe('pgdump: the database (the cluster database when unset)'),
-  pvcName: dnsLabel.optional().describe('pgdump: the volume for the dump (created when missing)'),
-  dumpAll: z.boolean().optional().describe('pgdump: pg_dumpall, every database'),
-});
-
-/** A pgbackup as the API shows it. */
-export const backupInfo = z.object({
-  name: z.string(),
-  cluster: z.string(),
-  phase: z.string().optional(),
-  type: z.string().optional(),
-  repo: z.string().optional(),
-  label: z.string().optional(),
-  instance: z.string().optional(),
-  progress: z.int().optional(),
-  message: z.string().optional(),
-  error: z.string().optional(),
-  schedule: z.string().optional(),
-  created: z.string().optional(),
-  startTime: z.string().optional(),
-  completionTime: z.string().optional(),
-  databaseBytes: z.int().optional(),
-  backupBytes: z.int().optional(),
-  repositoryBytes: z.int().optional(),
-  walStart: z.string().optional(),
-  walStop: z.string().optional(),
-  fileName: z.string().optional().describe('pgdump: the dump file in its volume'),
-});
-
-/** `pgo show backup`: pgBackRest's own view (info --output=json, per stanza) and the pgbackups. */
-export const backupList = z.object({
-  cluster: z.string(),
-  stanzas: z.array(z.record(z.string(), z.unknown())),
-  /** Why pgBackRest could not be asked (the repository host is not running, ...). */
-  infoError: z.string().optional(),
-  backups: z.array(backupInfo),
-});
-
-/** `pgo delete backup --target LABEL`. */
-export const backupDeleteQuery = z.strictObject({ target: z.string().min(1).max(100).regex(/^[0-9]{8}-[0-9]{6}[FDI](_[0-9]{8}-[0-9]{6}[DI])?$/, "must be a pgBackRest backup label, e.g. '20261201-010000F'") });
-
-/** Result of `pgo delete backup`. */
-export const backupDeleteResult = z.object({ cluster: z.string(), expired: z.array(z.string()), repos: z.array(z.string()) });
-
-/** `pgo create schedule` (v4's flags); checked by the pgcluster's schedule schema, so with its messages. */
-export const scheduleCreateBody = z.strictObject({
-  name: z.string().max(100).optional().describe('--schedule-name; <cluster>-<type>-<backupType> when unset (v4)'),
-  schedule: z.string().min(1).max(100).describe('5-field cron, e.g. "0 1 * * *"'),
-  timeZone: z.string().min(1).max(64).optional().describe('IANA time zone (UTC when unset)'),
-  scheduleType: z.enum(['pgbackrest', 'pgdump']).default('pgbackrest'),
-  pgbackrestBackupType: z.enum(['full', 'diff', 'incr']).optional(),
-  scheduleOpts: z.string().max(4096).optional().describe('backup options (the --backup-opts whitelist)'),
-  database: sqlName.optional().describe('pgdump: the database'),
-});
-
-/** `pgo show schedule`: one cluster's or the namespace's, optionally one by name. */
-export const scheduleListQuery = z.strictObject({ cluster: name.optional(), schedule: name.optional() });
-
-/** A schedule with what status says about it. */
-export const scheduleInfo = z.object({
-  name: z.string(), cluster: z.string(), schedule: z.string(), timeZone: z.string(), type: z.string(), backupType: z.string().optional(),
-  options: z.string().optional(), database: z.string().optional(), suspended: z.boolean(),
-  lastRun: z.string().optional(), lastBackup: z.string().optional(), lastSuccess: z.string().optional(), nextRun: z.string().optional(),
-  missedRuns: z.int(), lastSkipped: z.string().optional(),
-});
-
-/** `pgo show schedule`. */
-export const scheduleList = z.object({ schedules: z.array(scheduleInfo) });
 
 /** `pgo restore`. */
 export const restoreBody = z.strictObject({
