@@ -12,6 +12,7 @@ import type { V1ConfigMap, V1Container, V1Deployment, V1EnvVar, V1PersistentVolu
 import { REPO_NUMBER, backrestOf, repoKinds, type BackrestSpec } from '../crd/backrest.ts';
 import { quantityValue } from '../crd/limits.ts';
 import type { PgClusterResource } from '../crd/types.ts';
+import { volumeClaim } from '../cluster/builders.ts';
 import { LABEL, clusterLabels, clusterNames } from '../cluster/names.ts';
 
 /** The PostgreSQL image's postgres user and group (fixed in images/postgres/Dockerfile). */
@@ -294,20 +295,9 @@ export function repoHostDeployment(cluster: PgClusterResource): V1Deployment {
   };
 }
 
-/** The repository host's volume (only with a posix repository). */
+/** The repository host's volume (only with a posix repository): spec.storage.backrest, else the primary's. */
 export function repoVolume(cluster: PgClusterResource): V1PersistentVolumeClaim {
-  const s = cluster.spec.storage.backrest ?? cluster.spec.storage.primary;
-  return {
-    apiVersion: 'v1',
-    kind: 'PersistentVolumeClaim',
-    metadata: meta(cluster, clusterNames(cluster.metadata.name).repoVolume),
-    spec: {
-      accessModes: [s.accessMode],
-      storageClassName: s.storageClass,
-      resources: { requests: { storage: s.size } },
-      selector: s.matchLabels ? { matchLabels: s.matchLabels } : undefined,
-    },
-  };
+  return volumeClaim(meta(cluster, clusterNames(cluster.metadata.name).repoVolume), cluster.spec.storage.backrest ?? cluster.spec.storage.primary);
 }
 
 /** The repository host's Service and the headless Service naming the instances. */

@@ -131,13 +131,12 @@ export function instanceDeployment(cluster: PgClusterResource, instance: Instanc
   };
 }
 
-/** The data volume claim of one instance. */
-export function instanceVolume(cluster: PgClusterResource, instance: InstanceSpec): V1PersistentVolumeClaim {
-  const { storage } = instance;
+/** A volume claim for `storage` (size, class, access mode, pre-made volumes by label). */
+export function volumeClaim(metadata: V1PersistentVolumeClaim['metadata'], storage: z.output<typeof storageSpec>): V1PersistentVolumeClaim {
   return {
     apiVersion: 'v1',
     kind: 'PersistentVolumeClaim',
-    metadata: meta(cluster, instance.name, { [LABEL.instance]: instance.name }, instance.owner),
+    metadata,
     spec: {
       accessModes: [storage.accessMode],
       storageClassName: storage.storageClass,
@@ -145,6 +144,11 @@ export function instanceVolume(cluster: PgClusterResource, instance: InstanceSpe
       selector: storage.matchLabels ? { matchLabels: storage.matchLabels } : undefined,
     },
   };
+}
+
+/** The data volume claim of one instance. */
+export function instanceVolume(cluster: PgClusterResource, instance: InstanceSpec): V1PersistentVolumeClaim {
+  return volumeClaim(meta(cluster, instance.name, { [LABEL.instance]: instance.name }, instance.owner), instance.storage);
 }
 
 /** The primary Service (selects the pod labelled primary) and the replica Service. */
