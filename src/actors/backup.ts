@@ -9,7 +9,7 @@ import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { STANZA, pgHostArgs } from '../backrest/objects.ts';
 import { backrestError, defaultType, newBackupLabel, parseInfo, setsOf, shortBackrestError, type StanzaInfo } from '../backrest/info.ts';
-import { OptionError, optionArgs, parseBackupOptions } from '../backrest/options.ts';
+import { OptionError, checkOptionsForType, optionArgs, parseBackupOptions } from '../backrest/options.ts';
 import { LABEL } from '../cluster/names.ts';
 import { REPO_NUMBER, backrestOf, repoKinds } from '../crd/backrest.ts';
 import type { PgBackupStatus } from '../crd/pgbackup.ts';
@@ -185,7 +185,13 @@ export class BackupActor {
     const info = await readInfo(this.deps.kc, cluster.metadata.namespace, pod, repo);
     // Made already (the operator stopped before it could record it): never a second backup for one request.
     const existing = setsOf(info, repo).find((s) => s.annotation?.[LABEL.pgbackup] === this.backup.metadata.name)?.label;
-    const type = (spec.type) ?? typeOption ?? defaultType(info, repo);
+    const type = spec.type ?? typeOption ?? defaultType(info, repo);
+    try {
+      checkOptionsForType(options, type);
+    } catch (err) {
+      if (err instanceof OptionError) throw new BackupRefused(`spec.options: ${err.message}`);
+      throw err;
+    }
     const standbyAsked = b.backupStandby || options.some((o) => o.name === 'backup-standby');
     const standby = standbyAsked ? streamingReplica(cluster) : undefined;
     return { type, repo, instance: standby ?? primary, ...(existing ? { existing } : {}) };

@@ -83,7 +83,9 @@ export function backrestError(log: string): string | undefined {
     if (!/^\s+\S/.test(l)) break;
     out.push(l.trim());
   }
-  return out.join(' ').slice(0, 4000);
+  // "unable to find primary cluster" [056]: the cause is in the warnings before it (pg1 did not answer, ...).
+  const causes = /\[056\]/.test(lines[at]!) ? lines.slice(0, at).filter((l) => /WARN: unable to check pg\d+/.test(l)).map((l) => l.replace(/^.*?(WARN: )/, '$1').trim()) : [];
+  return [...out, ...causes].join(' ').slice(0, 4000);
 }
 
 /**

@@ -5,7 +5,10 @@
 import { z } from 'zod';
 
 /** Values an option takes: a flag (no value, or y/n), an integer, a size, one of a set, or any text. */
-type Kind = 'flag' | 'int' | 'size' | 'text' | readonly string[];
+type Kind = 'flag' | 'int' | 'text' | readonly string[];
+
+/** Options that may be given more than once (pgBackRest takes every value). */
+const REPEATABLE = new Set(['exclude']);
 
 /** `pgbackrest backup` options accepted in `--backup-opts`, with the value each takes. */
 export const BACKUP_OPTIONS: Record<string, Kind> = {
@@ -17,10 +20,9 @@ export const BACKUP_OPTIONS: Record<string, Kind> = {
   'backup-standby': 'flag',
   'checksum-page': 'flag',
   exclude: 'text',
-  force: 'flag',
   resume: 'flag',
   'stop-auto': 'flag',
-  'buffer-size': 'size',
+  'buffer-size': ['16KiB', '32KiB', '64KiB', '128KiB', '256KiB', '512KiB', '1MiB', '2MiB', '4MiB', '8MiB', '16MiB'],
   'compress-level': 'int',
   'compress-level-network': 'int',
   'compress-type': ['none', 'gz', 'bz2', 'lz4', 'zst'],
@@ -62,8 +64,6 @@ function checkValue(name: string, kind: Kind, value: string | undefined): void {
     if (!kind.includes(value)) throw new OptionError(`--${name} must be one of ${kind.join(', ')}, got "${value}"`);
   } else if (kind === 'int' && !/^\d{1,9}$/.test(value)) {
     throw new OptionError(`--${name} must be a whole number, got "${value}"`);
-  } else if (kind === 'size' && !/^\d{1,9}[KMG]?[Bb]?$/i.test(value)) {
-    throw new OptionError(`--${name} must be a size such as 1MiB or 65536, got "${value}"`);
   } else if (kind === 'text' && !/^[A-Za-z0-9._/*-]{1,255}$/.test(value)) {
     throw new OptionError(`--${name} must be a path pattern of letters, digits and . _ / * -, got "${value}"`);
   }
@@ -98,10 +98,20 @@ export function parseBackupOptions(text: string | undefined): BackupOption[] {
   const seen = new Set<string>();
   for (const o of out) {
     const base = o.name.replace(/^no-/, '');
-    if (seen.has(base)) throw new OptionError(`option --${base} is given twice`);
+    if (seen.has(base) && !REPEATABLE.has(base)) throw new OptionError(`option --${base} is given twice`);
     seen.add(base);
   }
   return out;
+}
+
+/**
+ * Options that do not go with the backup type: pgBackRest keeps a full backup's compression for the diff
+ * and incr sets based on it (it only warns), so compress-type is refused unless the backup is full.
+ */
+export function checkOptionsForType(options: readonly BackupOption[], type: string | undefined): void {
+  if (options.some((o) => o.name === 'compress-type') && type !== 'full') {
+    throw new OptionError('--compress-type only changes a full backup (diff and incr sets keep their full backup\'s compression): add --backup-type=full');
+  }
 }
 
 /** Options as pgbackrest command-line arguments. */

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backrestError, defaultType, dependents, newBackupLabel, parseInfo } from '../../src/backrest/info.ts';
 import { backrestConfigFiles, certificateHosts, databasePodBackrest, pgHostArgs, repoHostDeployment } from '../../src/backrest/objects.ts';
-import { OptionError, parseBackupOptions } from '../../src/backrest/options.ts';
+import { OptionError, checkOptionsForType, parseBackupOptions } from '../../src/backrest/options.ts';
 import { pgClusterSpec } from '../../src/crd/pgcluster.ts';
 import type { PgClusterResource } from '../../src/crd/types.ts';
 
@@ -72,7 +72,12 @@ test('--backup-opts accepts only whitelisted options, naming the one refused', (
     ['type=full', /is not an option/],
     ['--type=full --type=incr', /given twice/],
     ['--start-fast=maybe', /takes no value/],
+    ['--force', /option --force is not allowed/],
+    ['--buffer-size=3000', /--buffer-size must be one of 16KiB/],
   ];
+  assert.equal(parseBackupOptions('--buffer-size=1MiB --exclude=a --exclude=b'), [{ name: 'buffer-size', value: '1MiB' }, { name: 'exclude', value: 'a' }, { name: 'exclude', value: 'b' }]);
+  assert.throws(() => checkOptionsForType(parseBackupOptions('--compress-type=lz4'), 'incr'), /only changes a full backup/);
+  checkOptionsForType(parseBackupOptions('--compress-type=lz4'), 'full');
   for (const [text, re] of refused) assert.throws(() => parseBackupOptions(text), (e: Error) => e instanceof OptionError && re.test(e.message), text);
 });
 
@@ -94,6 +99,8 @@ test('the new label and pgBackRest errors are read from its log', () => {
   const log = 'INFO: backup command begin\nERROR: [056]: unable to find primary cluster - cannot proceed\n       HINT: are all available clusters in recovery?\nINFO: backup command end: aborted with exception [056]\n';
   assert.is(backrestError(log), 'ERROR: [056]: unable to find primary cluster - cannot proceed HINT: are all available clusters in recovery?');
   assert.is(backrestError('all good'), undefined);
+  const refused = 'WARN: unable to check pg1: [DbConnectError] unable to connect to \'dbname=\'postgres\' port=5999\'\nERROR: [056]: unable to find primary cluster - cannot proceed\n';
+  assert.match(backrestError(refused)!, /\[056\].*WARN: unable to check pg1: \[DbConnectError\] unable to connect/);
 });
 
 

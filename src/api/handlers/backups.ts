@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
 import { dependents, parseInfo, setsOf, type StanzaInfo } from '../../backrest/info.ts';
 import { STANZA } from '../../backrest/objects.ts';
-import { OptionError, parseBackupOptions } from '../../backrest/options.ts';
+import { OptionError, checkOptionsForType, parseBackupOptions } from '../../backrest/options.ts';
 import { ownerRef } from '../../cluster/builders.ts';
 import { LABEL, clusterLabels } from '../../cluster/names.ts';
 import { REPO_NUMBER, backrestOf, repoKinds } from '../../crd/backrest.ts';
@@ -83,7 +83,11 @@ export const backupHandlers: HandlerTable = {
     let typeOption: string | undefined;
     try {
       if (pgdump) dumpOptions(req.backupOpts);
-      else typeOption = parseBackupOptions(req.backupOpts).find((o) => o.name === 'type')?.value;
+      else {
+        const options = parseBackupOptions(req.backupOpts);
+        typeOption = options.find((o) => o.name === 'type')?.value;
+        checkOptionsForType(options, req.backupType === 'pgbackrest' ? typeOption : req.backupType);
+      }
     } catch (err) {
       if (err instanceof OptionError || err instanceof BackupRefused) throw new ApiError(400, `--backup-opts: ${err.message}`, ['body.backupOpts']);
       throw err;
