@@ -144,8 +144,9 @@ test.before(async (ctx) => {
 
 test.after(async (ctx) => {
   for (const w of ctx.writers ?? []) await w.stop();
-  await ctx.op?.stop();
+  // While the operator runs: its pgclusters carry the operator's finalizer.
   if (ctx.c) await deleteNamespace(ctx.c, ctx.ns).catch((err: unknown) => console.error(String(err)));
+  await ctx.op?.stop();
 });
 
 test('crashed PostgreSQL on the primary: recovered, one primary, nothing lost', async (ctx) => {
