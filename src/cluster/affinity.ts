@@ -32,7 +32,9 @@ export function instanceAffinity(
         ? { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [selector] } }
         : { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, preference: selector }] };
   }
-  const spread = { labelSelector: { matchLabels: { [LABEL.cluster]: cluster } }, topologyKey: HOSTNAME };
+  // Instances only: the repository host's pod does not count against a node (required anti-affinity would
+  // otherwise leave one node fewer for the instances).
+  const spread = { labelSelector: { matchLabels: { [LABEL.cluster]: cluster, [LABEL.component]: 'database' } }, topologyKey: HOSTNAME };
   if (antiAffinity === 'required') {
     affinity.podAntiAffinity = { requiredDuringSchedulingIgnoredDuringExecution: [spread] };
   } else if (antiAffinity === 'preferred') {
