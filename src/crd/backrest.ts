@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { quantity } from './common.ts';
 import { cel } from './limits.ts';
-import { backupSchedule, scheduleStatus } from './schedule.ts';
+import { MAX_SCHEDULES, backupSchedule, scheduleStatus } from './schedule.ts';
 
 /** Repository kinds of a cluster, v4's `--pgbackrest-storage-type`. */
 export const storageType = z.enum(['posix', 's3', 'posix,s3']);
@@ -54,7 +54,7 @@ export const backrestSpec = cel(
       archiveTimeoutSeconds: z.int().min(1).max(3600).default(60).describe('archive_timeout: longest a committed transaction waits to reach the repository'),
       archivePushQueueMax: quantity.optional().describe("pgBackRest's archive-push-queue-max: past this much WAL waiting in pg_wal, WAL is dropped (reported archived) so the volume never fills; point-in-time recovery across the gap is lost until the next full backup. Unset: WAL is never dropped"),
       walWarningPercent: z.int().min(1).max(99).default(80).describe('warn when pg_wal holds this percent of the data volume (archiving failing)'),
-      schedules: z.array(backupSchedule).max(20).optional().describe('backups on a cron schedule (pgo create schedule)'),
+      schedules: z.array(backupSchedule).max(MAX_SCHEDULES).optional().describe('backups on a cron schedule (pgo create schedule)'),
     })
     .refine((b) => !b.storageType.includes('s3') || b.s3 !== undefined, { message: BACKREST_MESSAGES.s3Required, path: ['s3'] }),
   [{ rule: "!has(self.storageType) || !self.storageType.contains('s3') || has(self.s3)", message: BACKREST_MESSAGES.s3Required }],

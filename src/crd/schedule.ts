@@ -6,6 +6,9 @@ import { Cron } from 'croner';
 import { z } from 'zod';
 import { backupOptionsText } from '../backrest/options.ts';
 
+/** The most schedules one cluster may have. */
+export const MAX_SCHEDULES = 20;
+
 /** The messages of the schedule checks. */
 export const SCHEDULE_MESSAGES = {
   cron: "must be a 5-field cron expression 'minute hour day-of-month month day-of-week', e.g. '0 1 * * *' (01:00 every day)",

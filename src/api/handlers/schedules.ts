@@ -5,7 +5,7 @@
  */
 import type { z } from 'zod';
 import { backrestOf } from '../../crd/backrest.ts';
-import { backupSchedule, type BackupSchedule } from '../../crd/schedule.ts';
+import { MAX_SCHEDULES, backupSchedule, type BackupSchedule } from '../../crd/schedule.ts';
 import type { PgClusterResource } from '../../crd/types.ts';
 import { ApiError } from '../errors.ts';
 import type * as s from '../schemas.ts';
@@ -69,8 +69,6 @@ async function mutateCluster(deps: Deps, namespace: string, name: string, change
   if (!updated) throw new ApiError(404, `cluster ${namespace}/${name} not found`);
   return updated;
 }
-
-const MAX_SCHEDULES = 20;
 
 /** Schedule handlers. */
 export const scheduleHandlers: HandlerTable = {
