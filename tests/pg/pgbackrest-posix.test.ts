@@ -16,8 +16,9 @@ import { backrestError, defaultType, dependents, newBackupLabel, parseInfo, sets
 import { BACKUP_OPTIONS, optionArgs, parseBackupOptions } from '../../src/backrest/options.ts';
 import { withInstance, type Endpoint } from '../../src/pg/instance.ts';
 import { freePort } from '../harness/net.ts';
-import { PASSWORD, startPrimary, type PgServer } from '../harness/pg.ts';
+import { startPrimary, type PgServer } from '../harness/pg.ts';
 import { alive, stopPid } from '../harness/procs.ts';
+import { backrest as backrestOrThrow, backrestResult as runBackrest } from '../harness/pgbackrest.ts';
 import { waitFor } from '../harness/wait.ts';
 
 interface Ctx {
@@ -69,26 +70,9 @@ pg1-socket-path=${pg.dir}
 `;
 }
 
-/** Runs pgbackrest as postgres with this suite's config; resolves to its exit code and output. */
-async function backrestResult(ctx: Ctx, args: string[], stanza = 'db'): Promise<{ code: number; out: string }> {
-  try {
-    const { stdout, stderr } = await run('runuser', ['-u', 'postgres', '--', 'pgbackrest', `--config=${ctx.conf}`, `--stanza=${stanza}`, ...args], {
-      env: { ...process.env, PGPASSWORD: PASSWORD },
-      maxBuffer: 16 << 20,
-    });
-    return { code: 0, out: stdout + stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
-  }
-}
-
-/** Runs pgbackrest and returns its output; throws with the output when it fails. */
-async function backrest(ctx: Ctx, args: string[]): Promise<string> {
-  const r = await backrestResult(ctx, args);
-  if (r.code !== 0) throw new Error(`pgbackrest ${args.join(' ')} exited with ${r.code}:\n${r.out}`);
-  return r.out;
-}
+/** pgbackrest with this suite's configuration (tests/harness/pgbackrest.ts). */
+const backrestResult = (ctx: Ctx, args: string[], stanza = 'db') => runBackrest(ctx.conf, args, stanza);
+const backrest = (ctx: Ctx, args: string[]) => backrestOrThrow(ctx.conf, args);
 
 /** `pgbackrest help backup ...` (parses and validates the options for the backup command, runs nothing). */
 async function helpBackup(ctx: Ctx, args: string[]): Promise<{ code: number; out: string }> {

@@ -14,6 +14,7 @@ import { withInstance, type Endpoint } from '../../src/pg/instance.ts';
 import { freePort } from '../harness/net.ts';
 import { PASSWORD, startPrimary, type PgServer } from '../harness/pg.ts';
 import { s3List, startS3, type S3Server } from '../harness/s3.ts';
+import { backrest as backrestOrThrow, backrestResult as runBackrest } from '../harness/pgbackrest.ts';
 import { waitFor } from '../harness/wait.ts';
 
 interface Ctx {
@@ -71,26 +72,9 @@ pg1-socket-path=${pg.dir}
 `;
 }
 
-/** Runs pgbackrest as postgres with this suite's config; resolves to its exit code and output. */
-async function backrestResult(ctx: Ctx, args: string[]): Promise<{ code: number; out: string }> {
-  try {
-    const { stdout, stderr } = await run('runuser', ['-u', 'postgres', '--', 'pgbackrest', `--config=${ctx.conf}`, '--stanza=db', ...args], {
-      env: { ...process.env, PGPASSWORD: PASSWORD },
-      maxBuffer: 16 << 20,
-    });
-    return { code: 0, out: stdout + stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
-  }
-}
-
-/** Runs pgbackrest and returns its output; throws with the output when it fails. */
-async function backrest(ctx: Ctx, args: string[]): Promise<string> {
-  const r = await backrestResult(ctx, args);
-  if (r.code !== 0) throw new Error(`pgbackrest ${args.join(' ')} exited with ${r.code}:\n${r.out}`);
-  return r.out;
-}
+/** pgbackrest with this suite's configuration (tests/harness/pgbackrest.ts). */
+const backrestResult = (ctx: Ctx, args: string[], stanza = 'db') => runBackrest(ctx.conf, args, stanza);
+const backrest = (ctx: Ctx, args: string[]) => backrestOrThrow(ctx.conf, args);
 
 interface InfoBackup {
   label: string;

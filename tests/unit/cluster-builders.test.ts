@@ -72,7 +72,7 @@ test('node affinity: a node name, preferred or required; a label; spreading by d
   ]);
   assert.ok(required.podAntiAffinity!.requiredDuringSchedulingIgnoredDuringExecution);
   // Spread among the instances only, not against the repository host's pod.
-  assert.equal(required.podAntiAffinity!.requiredDuringSchedulingIgnoredDuringExecution![0]!.labelSelector!.matchLabels, { [LABEL.cluster]: 'hippo', [LABEL.component]: 'database' });
+  assert.equal(required.podAntiAffinity!.requiredDuringSchedulingIgnoredDuringExecution[0]!.labelSelector!.matchLabels, { [LABEL.cluster]: 'hippo', [LABEL.component]: 'database' });
   assert.is(instanceAffinity('hippo', undefined, 'disabled'), undefined);
 });
 

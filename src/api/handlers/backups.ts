@@ -14,8 +14,7 @@ import { REPO_NUMBER, backrestOf, repoKinds } from '../../crd/backrest.ts';
 import { API_VERSION } from '../../crd/resources.ts';
 import type { PgBackupResource, PgClusterResource } from '../../crd/types.ts';
 import { CustomResources, describeError } from '../../k8s/custom.ts';
-import { execInPod } from '../../k8s/exec.ts';
-import { backrestError } from '../../backrest/info.ts';
+import { repoExec } from '../../actors/backup.ts';
 import { dumpOptions } from '../../actors/pgdump.ts';
 import { BackupRefused } from '../../machines/backup.ts';
 import { ApiError } from '../errors.ts';
@@ -62,9 +61,11 @@ async function inRepoHost(deps: Deps, c: PgClusterResource, command: string[]): 
   const pods = await deps.core.listNamespacedPod({ namespace: c.metadata.namespace, labelSelector: `${LABEL.cluster}=${c.metadata.name},${LABEL.component}=repo-host` });
   const pod = pods.items.find((p) => !p.metadata?.deletionTimestamp && p.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True'));
   if (!pod) throw new ApiError(503, `the repository host of cluster ${c.metadata.name} is not ready; try again shortly`);
-  const { output, status } = await execInPod(deps.kc, c.metadata.namespace, pod.metadata!.name!, 'pgbackrest', command, 120_000);
-  if (status?.status !== 'Success') throw new ApiError(502, `pgBackRest in ${pod.metadata!.name}: ${backrestError(output) ?? (output.trim().slice(-500) || 'failed')}`);
-  return output;
+  try {
+    return await repoExec(deps.kc, c.metadata.namespace, pod.metadata!.name!, command);
+  } catch (err) {
+    throw new ApiError(502, `pgBackRest in ${pod.metadata!.name}: ${(err as Error).message}`, undefined, { cause: err });
+  }
 }
 
 async function stanzaInfo(deps: Deps, c: PgClusterResource): Promise<StanzaInfo | undefined> {
