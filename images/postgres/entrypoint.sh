@@ -8,6 +8,9 @@
 #   fenced    as a standby of PGO_PRIMARY_HOST with recovery_target_timeline=latest. A data directory that
 #             was a primary is first rewound (pg_rewind) to the new primary's history, so a former primary
 #             can never take writes again on its own.
+#   restore   (PGO_BOOTSTRAP=restore) the data directory is filled by `pgbackrest restore $PGO_RESTORE_ARGS`
+#             (again with --delta after an interrupted try) and PostgreSQL recovers to the target and
+#             promotes; the pod is in no Service until the operator has checked it and made it the primary.
 # A lock on the volume keeps two containers (an old pod still stopping, a new one) off one data directory.
 # Passwords come from the environment (Secrets); they are never printed.
 set -euo pipefail
@@ -88,12 +91,24 @@ until [ -n "$role" ]; do
   role=$(role_from_file)
   [ -n "$role" ] || { log "waiting for the operator to label this pod with its role"; sleep 1; }
 done
-[ "$role" = primary ] || [ "$role" = replica ] || [ "$role" = fenced ] || { log "unknown role label: $role"; exit 1; }
+[ "$role" = primary ] || [ "$role" = replica ] || [ "$role" = fenced ] || [ "$role" = restore ] || { log "unknown role label: $role"; exit 1; }
 
 exec 9>>/pgdata/pgo.lock
 flock -w 120 9 || { log "another container still holds /pgdata/pgo.lock"; exit 1; }
 
-if [ ! -s "$PGDATA/PG_VERSION" ]; then
+restored_marker=/pgdata/pgo-restored
+if [ "$role" = restore ]; then
+  [ "$bootstrap" = restore ] || { log "labelled restore but PGO_BOOTSTRAP is $bootstrap: refusing to start"; exit 1; }
+  if [ ! -f "$restored_marker" ]; then
+    mkdir -p "$PGDATA" /pgdata/pgbackrest/log /pgdata/pgbackrest/spool && chmod 700 "$PGDATA"
+    mapfile -t restore_args <<< "${PGO_RESTORE_ARGS:-}"
+    delta=()
+    [ -z "$(ls -A "$PGDATA")" ] || delta=(--delta)
+    log "restoring into $PGDATA: pgbackrest restore ${restore_args[*]} ${delta[*]}"
+    pgbackrest --stanza=db --pg1-path="$PGDATA" --log-level-console=detail "${delta[@]}" "${restore_args[@]}" restore
+    touch "$restored_marker"
+  fi
+elif [ ! -s "$PGDATA/PG_VERSION" ]; then
   mkdir -p "$PGDATA" && chmod 700 "$PGDATA"
   if [ "$role" != primary ]; then
     init_replica
@@ -156,7 +171,14 @@ host all all 0.0.0.0/0 scram-sha-256
 HBA
 
 rm -f "$PGDATA/pgo-standby.conf"
-if [ "$role" = primary ]; then
+# The recovery target of a restore lives in postgresql.auto.conf (pgBackRest writes it there). It must not
+# outlive the restore: a standby started with it (or cloned with it) would stop there and promote itself.
+if [ "$role" != restore ] && [ -f "$PGDATA/postgresql.auto.conf" ]; then
+  sed -i -E '/^(recovery_target|restore_command)/d' "$PGDATA/postgresql.auto.conf"
+fi
+if [ "$role" = restore ]; then
+  :
+elif [ "$role" = primary ]; then
   rm -f "$PGDATA/standby.signal"
 else
   : "${PGO_PRIMARY_HOST:?PGO_PRIMARY_HOST is required: an existing data directory without PGO_ROLE=primary runs as a standby}"
@@ -168,6 +190,6 @@ else
 fi
 echo "include_if_exists 'pgo-standby.conf'" >> "$PGDATA/pgo.conf"
 
-[ "$role" = primary ] || role="standby ($role)"
+[ "$role" = primary ] || [ "$role" = restore ] || role="standby ($role)"
 log "starting PostgreSQL as $role"
 exec postgres -D "$PGDATA"

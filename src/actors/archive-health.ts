@@ -38,7 +38,8 @@ interface ArchiverRow {
 
 const secrets = new Map<string, string>();
 
-async function superuserPassword(core: CoreV1Api, cluster: PgClusterResource): Promise<string> {
+/** The cluster's superuser password (from its Secret, cached per cluster UID). */
+export async function superuserPassword(core: CoreV1Api, cluster: PgClusterResource): Promise<string> {
   const key = `${cluster.metadata.namespace}/${cluster.metadata.uid}`;
   const cached = secrets.get(key);
   if (cached) return cached;

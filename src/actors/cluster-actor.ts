@@ -9,7 +9,7 @@ import { createActor, fromPromise, type Actor } from 'xstate';
 import type { FailoverIntent } from '../cluster/failover.ts';
 import { LABEL, clusterLabels, clusterNames } from '../cluster/names.ts';
 import type { Observation } from '../cluster/observation.ts';
-import { desiredObjects } from '../cluster/plan.ts';
+import { desiredObjects, restoringInstances } from '../cluster/plan.ts';
 import { nextStatus } from '../cluster/status.ts';
 import { API_VERSION } from '../crd/resources.ts';
 import type { PgClusterResource, PgReplicaResource, PgTaskResource } from '../crd/types.ts';
@@ -102,7 +102,8 @@ export class ClusterActor {
     this.core = deps.kc.makeApiClient(CoreV1Api);
     const { namespace, name } = cluster.metadata;
     const log = (line: string) => deps.log(`${this.key}: ${line}`);
-    this.roles = new RoleLabeller(deps.kc, namespace, () => deps.pods(namespace, name), () => this.actor.getSnapshot().context, log);
+    const roleContext = () => ({ ...this.actor.getSnapshot().context, restoring: restoringInstances(deps.replicaList(namespace, name)) });
+    this.roles = new RoleLabeller(deps.kc, namespace, () => deps.pods(namespace, name), roleContext, log);
     this.status = new StatusWriter(deps.clusters, () => this.cluster, (current) => {
       const snapshot = this.actor.getSnapshot();
       return nextStatus(current, snapshot.value, snapshot.context);
@@ -212,6 +213,24 @@ export class ClusterActor {
   refresh(): void {
     this.actor.send({ type: 'REFRESH' });
     void this.observe();
+  }
+
+  /**
+   * A restore's switch (see src/actors/restore.ts): makes the restored instance `target` the primary.
+   * True once the machine has taken it (or already did); false while it cannot (a failover in progress).
+   */
+  switchToRestored(target: string, task: string): boolean {
+    const snapshot = this.actor.getSnapshot();
+    if (snapshot.context.primary === target || snapshot.context.failover?.to === target) return true;
+    const event = { type: 'RESTORE', target, task, now: new Date().toISOString() } as const;
+    if (!snapshot.can(event)) return false;
+    this.actor.send(event);
+    return true;
+  }
+
+  /** The primary instance now (the machine's context). */
+  get primary(): string {
+    return this.actor.getSnapshot().context.primary;
   }
 
   /** A failover or switchover pgtask (see FailoverRequests). */

@@ -55,6 +55,14 @@ const instance = (host: FailoverHost, name: string | undefined) => host.observat
  */
 export async function fence(host: FailoverHost, intent: FailoverIntent): Promise<void> {
   await host.setRole(intent.from, 'fenced');
+  if (intent.kind === 'restore') {
+    // The restored instance does not stream from the old primary: nothing to wait for, only to stop it.
+    const old = instance(host, intent.from);
+    if (old?.podName && old.pg && !old.pg.inRecovery) await host.stopInstance(old.podName).catch((err: unknown) => host.log(`stopping ${intent.from}: ${describeError(err)}`));
+    await host.applyDeployment(intent.from);
+    host.event('Normal', 'Fenced', `took ${intent.from} out of the primary Service and stopped it: ${intent.reason}`);
+    return;
+  }
   // An old primary that still answers is stopped cleanly first, whatever the kind: its shutdown checkpoint
   // then reaches every connected standby, the target included, so no replica ends up past the fork point.
   await stopCleanly(host, intent);
@@ -93,6 +101,8 @@ async function stopCleanly(host: FailoverHost, intent: FailoverIntent): Promise<
 
 /** Promotes the target (once: an instance already out of recovery is left alone). */
 export async function promoteTarget(host: FailoverHost, intent: FailoverIntent): Promise<void> {
+  // A restored instance promoted itself at its target, and the restore checked it before asking.
+  if (intent.kind === 'restore') return;
   const target = instance(host, intent.to);
   if (!target?.podIP) throw new Error(`${intent.to} has no pod IP to promote`);
   await withInstance(await host.endpoint(target.podIP), promote, 35_000);
@@ -108,9 +118,11 @@ export async function relabel(host: FailoverHost, intent: FailoverIntent): Promi
   await host.setRole(intent.to!, 'primary');
   if (intent.kind === 'switchover') await host.setRole(intent.from, 'replica');
   await host.appendHistory(intent);
-  const what = intent.kind === 'switchover' ? 'switched over' : 'failed over';
-  host.event('Normal', intent.kind === 'switchover' ? 'SwitchedOver' : 'FailedOver', `${what} from ${intent.from} to ${intent.to} (${intent.kind}: ${intent.reason})`);
-  if (intent.task) await host.finishTask(intent.task, true, `${what} from ${intent.from} to ${intent.to}`);
+  const what = intent.kind === 'switchover' ? 'switched over' : intent.kind === 'restore' ? 'switched to the restored instance' : 'failed over';
+  const reason = intent.kind === 'switchover' ? 'SwitchedOver' : intent.kind === 'restore' ? 'SwitchedToRestored' : 'FailedOver';
+  host.event('Normal', reason, `${what} from ${intent.from} to ${intent.to} (${intent.kind}: ${intent.reason})`);
+  // A restore's task is the restore's to finish (it still releases the old volumes).
+  if (intent.task && intent.kind !== 'restore') await host.finishTask(intent.task, true, `${what} from ${intent.from} to ${intent.to}`);
   if (intent.kind === 'automatic' && host.cluster().spec.autofailReplaceReplica) {
     await host.createReplacementReplica(createHash('sha256').update(`${intent.from}/${intent.startTime}`).digest('hex'));
   }

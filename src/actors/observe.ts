@@ -2,7 +2,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { LABEL } from '../cluster/names.ts';
 import type { InstanceObservation, Observation } from '../cluster/observation.ts';
-import { clusterInstances } from '../cluster/plan.ts';
+import { clusterInstances, restoringInstances } from '../cluster/plan.ts';
 import type { PgClusterResource, PgReplicaResource } from '../crd/types.ts';
 import { instanceState, standbyLag, withInstance, type Endpoint } from '../pg/instance.ts';
 
@@ -21,8 +21,10 @@ export async function observeCluster(
   endpoint: (podIP: string) => Promise<Endpoint>,
 ): Promise<Observation> {
   const pods = allPods.filter((p) => !p.metadata?.deletionTimestamp);
+  const restoring = restoringInstances(replicas);
+  const members = clusterInstances(cluster, [...replicas]).filter((i) => i.name === primary || !restoring.includes(i.name));
   const observed = await Promise.all(
-    clusterInstances(cluster, [...replicas]).map(async (instance): Promise<InstanceObservation> => {
+    members.map(async (instance): Promise<InstanceObservation> => {
       const pod = pods.find((p) => p.metadata?.labels?.[LABEL.instance] === instance.name);
       const o: InstanceObservation = { name: instance.name, ready: pod ? isReady(pod) : false };
       if (!pod) return o;

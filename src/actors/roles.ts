@@ -9,6 +9,8 @@ export interface RoleContext {
   primary: string;
   fenced: readonly string[];
   failover?: FailoverIntent;
+  /** Instances being restored into (out of both Services). */
+  restoring?: readonly string[];
 }
 
 /**

@@ -11,6 +11,7 @@ import { startInformer, type SharedInformer } from '../k8s/informer.ts';
 import { Backups } from './backups.ts';
 import { ClusterActor } from './cluster-actor.ts';
 import { finalizeCluster } from './finalize.ts';
+import { Restores } from './restores.ts';
 import { Schedules } from './schedules.ts';
 
 const keyOf = (o: { metadata?: { namespace?: string; name?: string } }) => `${o.metadata?.namespace}/${o.metadata?.name}`;
@@ -28,6 +29,7 @@ export class Supervisor {
   readonly backupApi: CustomResources<PgBackupResource>;
   private backups?: Backups;
   private schedules?: Schedules;
+  private restores?: Restores;
   private readonly events: EventRecorder;
 
   constructor(
@@ -63,9 +65,22 @@ export class Supervisor {
       { add: (c) => this.upsert(c), update: (c) => this.upsert(c), delete: (c) => void this.remove(c) }, { onError: onError('pgcluster') });
     this.informers.push(this.pods, deployments, this.replicas, clusters);
     await clusters.synced;
+    const podsOf = (ns: string, name: string) => this.pods.list(ns).filter((p) => p.metadata?.labels?.[LABEL.cluster] === name);
+    this.restores = new Restores({
+      kc: this.kc,
+      tasks: this.taskApi,
+      replicas: this.replicaApi,
+      clusters: this.clusters,
+      events: this.events,
+      cluster: (ns, name) => clusters.list(ns).find((c) => c.metadata.name === name),
+      clusterActor: (ns, name) => this.actors.get(`${ns}/${name}`),
+      pods: podsOf,
+      replicaList: (ns, name) => this.replicas.list(ns).filter((r) => r.spec.clusterName === name),
+      log: this.log,
+    });
     // Failover and switchover requests (pgtasks written by the API), once the actors exist.
     this.tasks = startInformer<PgTaskResource>(this.kc, '/apis/pg-operator.dev/v1/pgtasks', () => this.taskApi.listAll(),
-      { add: (t) => this.dispatch(t), update: (t) => this.dispatch(t) }, { onError: onError('pgtask') });
+      { add: (t) => this.dispatch(t), update: (t) => this.dispatch(t), delete: (t) => this.restores?.forget(t) }, { onError: onError('pgtask') });
     this.informers.push(this.tasks);
     await this.tasks.synced;
     // Backups, after the clusters: a backup's turn depends on its cluster's status.
@@ -93,6 +108,7 @@ export class Supervisor {
   stop(): void {
     this.backups?.stop();
     this.schedules?.stop();
+    this.restores?.stop();
     for (const actor of this.actors.values()) void actor.stop();
     this.actors.clear();
     for (const informer of this.informers) informer.stop();
@@ -122,6 +138,7 @@ export class Supervisor {
   }
 
   private dispatch(task: PgTaskResource): void {
+    if (task.spec.type === 'restore') return this.restores?.offer(task);
     if (task.spec.type !== 'failover' && task.spec.type !== 'switchover') return;
     if (task.status?.phase) return;
     const fail = (err: unknown) => this.log(`pgtask ${task.metadata.name}: ${describeError(err)}`);

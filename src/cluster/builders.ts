@@ -23,8 +23,10 @@ import { LABEL, clusterLabels, clusterNames } from './names.ts';
 /** One PostgreSQL instance of a cluster: the primary created with it, or a pgreplica. */
 export interface InstanceSpec {
   name: string;
-  /** How an empty data directory is initialised: initdb (primary) or pg_basebackup (replica). */
-  bootstrap: 'primary' | 'replica';
+  /** How an empty data directory is initialised: initdb (primary), pg_basebackup (replica) or pgbackrest restore. */
+  bootstrap: 'primary' | 'replica' | 'restore';
+  /** The pgbackrest restore options of a restore instance. */
+  restoreArgs?: string[];
   storage: z.output<typeof storageSpec>;
   resources?: z.output<typeof resourcesSchema>;
   nodeAffinity?: PgClusterSpec['nodeAffinity'];
@@ -86,6 +88,7 @@ export function instanceDeployment(cluster: PgClusterResource, instance: Instanc
               imagePullPolicy: 'IfNotPresent',
               env: [
                 { name: 'PGO_BOOTSTRAP', value: instance.bootstrap },
+                ...(instance.restoreArgs ? [{ name: 'PGO_RESTORE_ARGS', value: instance.restoreArgs.join('\n') }] : []),
                 { name: 'PGO_ROLE', valueFrom: { fieldRef: { fieldPath: `metadata.labels['${LABEL.role}']` } } },
                 // The standby's application_name: the primary's view of its lag is matched to the pod by it.
                 { name: 'PGO_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },

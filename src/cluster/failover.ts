@@ -7,7 +7,7 @@ import type { InstanceObservation, Observation } from './observation.ts';
 
 /** A failover or switchover in progress; kept in status so a restarted operator finishes it. */
 export interface FailoverIntent {
-  kind: 'automatic' | 'manual' | 'switchover';
+  kind: 'automatic' | 'manual' | 'switchover' | 'restore';
   /** The primary being replaced. */
   from: string;
   /** The instance to promote (unset while choosing). */
@@ -120,13 +120,14 @@ export function chooseTarget(
 }
 
 /** A role label value: primary and replica select the Services; fenced selects neither. */
-export type Role = 'primary' | 'replica' | 'fenced';
+export type Role = 'primary' | 'replica' | 'fenced' | 'restore';
 
 /**
  * The role label an instance's pod should carry: the old primary of a failover in progress and fenced
  * instances are out of both Services; the primary is labelled primary only when no failover is replacing it.
  */
-export function roleOf(instance: string, c: { primary: string; fenced: readonly string[]; failover?: FailoverIntent }): Role {
+export function roleOf(instance: string, c: { primary: string; fenced: readonly string[]; failover?: FailoverIntent; restoring?: readonly string[] }): Role {
   if (c.fenced.includes(instance) || c.failover?.from === instance) return 'fenced';
+  if (instance !== c.primary && c.restoring?.includes(instance)) return 'restore';
   return instance === c.primary ? 'primary' : 'replica';
 }

@@ -11,6 +11,8 @@ export const LABEL = {
   component: 'pg-operator.dev/component',
   /** The pgbackup a pgBackRest backup belongs to (a pgBackRest annotation, so a backup is found by its resource). */
   pgbackup: 'pg-operator.dev/pgbackup',
+  /** On a pgreplica being restored into (the restore pgtask's name): it is no member of the cluster yet. */
+  restoring: 'pg-operator.dev/restoring',
 } as const;
 
 /** Value of the managed-by label. */

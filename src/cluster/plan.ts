@@ -23,7 +23,8 @@ export function clusterInstances(cluster: PgClusterResource, replicas: PgReplica
     .map(
       (r): InstanceSpec => ({
         name: r.metadata.name,
-        bootstrap: 'replica',
+        bootstrap: r.spec.restore ? 'restore' : 'replica',
+        restoreArgs: r.spec.restore?.args,
         storage: r.spec.storage ?? spec.storage.replica ?? spec.storage.primary,
         resources: r.spec.resources ?? spec.resources,
         nodeAffinity: r.spec.nodeAffinity,
@@ -49,6 +50,14 @@ function replicaInstances(cluster: PgClusterResource, replicas: PgReplicaResourc
   return ownReplicas(cluster, replicas)
     .slice(0, MAX_INSTANCES - 1)
     .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+}
+
+/**
+ * Instances being restored into (see src/actors/restore.ts): not members yet, so neither observed nor a
+ * failover candidate nor in a Service, until the restore makes one the primary.
+ */
+export function restoringInstances(replicas: readonly PgReplicaResource[]): string[] {
+  return replicas.filter((r) => r.spec.restore && r.metadata.labels?.[LABEL.restoring]).map((r) => r.metadata.name);
 }
 
 /** pgreplicas beyond MAX_INSTANCES: they get no objects (a bound on what one spec can create). */

@@ -10,6 +10,7 @@ import {
   toleration,
 } from './common.ts';
 import { backrestSpec, backrestStatus } from './backrest.ts';
+import { restorePhase } from './restore.ts';
 import { pgParameters, port, replicas, userLabels } from './limits.ts';
 
 export { pgParameters };
@@ -85,7 +86,7 @@ export const clusterPhase = z.enum([
 /** One failover or switchover, recorded in status. */
 export const failoverRecord = z.strictObject({
   time: z.string(),
-  kind: z.enum(['automatic', 'manual', 'switchover']),
+  kind: z.enum(['automatic', 'manual', 'switchover', 'restore']),
   from: z.string(),
   to: z.string(),
   reason: z.string(),
@@ -93,7 +94,7 @@ export const failoverRecord = z.strictObject({
 
 /** A failover or switchover in progress: written before anything is changed, so a restarted operator finishes it. */
 export const failoverIntent = z.strictObject({
-  kind: z.enum(['automatic', 'manual', 'switchover']),
+  kind: z.enum(['automatic', 'manual', 'switchover', 'restore']),
   from: z.string().describe('the primary being replaced'),
   to: z.string().optional().describe('the instance being promoted'),
   reason: z.string(),
@@ -117,6 +118,10 @@ export const pgClusterStatus = z.strictObject({
   pendingRestart: z.boolean().optional().describe('a changed parameter needs a restart'),
   initialReplicasCreated: z.boolean().optional().describe('the replicas of spec.replicas exist as pgreplicas'),
   backrest: backrestStatus.optional().describe('the pgBackRest repository and WAL archiving'),
+  restore: z
+    .strictObject({ task: z.string(), phase: restorePhase, message: z.string().optional(), time: z.string() })
+    .optional()
+    .describe('the latest restore (pgtask) and its step'),
 });
 
 export type PgClusterSpec = z.output<typeof pgClusterSpec>;

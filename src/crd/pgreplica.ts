@@ -13,6 +13,13 @@ export const pgReplicaSpec = z.strictObject({
   tolerations: z.array(toleration).optional(),
   serviceType: serviceType.optional(),
   userLabels: userLabels.optional(),
+  restore: z
+    .strictObject({
+      task: z.string().min(1).describe('the restore pgtask this instance was made for'),
+      args: z.array(z.string().min(1).max(200)).max(12).describe('pgbackrest restore options chosen by the operator'),
+    })
+    .optional()
+    .describe('set by the operator: this instance starts from a pgBackRest restore instead of a copy of the primary'),
 });
 
 /** Observed state of a pgreplica. */

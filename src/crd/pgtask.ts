@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { clusterName } from './limits.ts';
 import { workStatus } from './common.ts';
+import { restoreSpec, restoreStatus } from './restore.ts';
 
 /** Kinds of task (v4 task types, typed). */
 export const taskType = z.enum([
@@ -15,6 +16,7 @@ export const taskType = z.enum([
   'user-update',
   'minor-upgrade',
   'delete-data',
+  'restore',
   'benchmark',
 ]);
 
@@ -25,9 +27,11 @@ export const pgTaskSpec = z.strictObject({
   target: z.string().min(1).optional().describe('instance the task is aimed at (failover target, replica to remove)'),
   autofailReplaceReplica: z.boolean().optional().describe('failover: create a replacement replica'),
   parameters: z.record(z.string(), z.string()).optional().describe('task-specific settings'),
+  restore: restoreSpec.optional().describe('restore: what to restore to (type restore)'),
 });
 
 /** Observed state of a pgtask. */
-export const pgTaskStatus = workStatus;
+export const pgTaskStatus = workStatus.extend({ restore: restoreStatus.optional().describe('restore: its steps and progress') });
 
 export type PgTaskSpec = z.output<typeof pgTaskSpec>;
+export type PgTaskStatus = z.output<typeof pgTaskStatus>;

@@ -2,10 +2,8 @@
 import type { V1ObjectMeta } from '@kubernetes/client-node';
 import type { PgClusterSpec, PgClusterStatus } from './pgcluster.ts';
 import type { PgReplicaSpec, PgReplicaStatus } from './pgreplica.ts';
-import type { PgTaskSpec } from './pgtask.ts';
+import type { PgTaskSpec, PgTaskStatus } from './pgtask.ts';
 import type { PgBackupSpec, PgBackupStatus } from './pgbackup.ts';
-import type { z } from 'zod';
-import type { workStatus } from './common.ts';
 
 /** A custom resource with a typed spec and status. */
 export interface Resource<Spec, Status> {
@@ -21,6 +19,6 @@ export type PgClusterResource = Resource<PgClusterSpec, PgClusterStatus>;
 /** A pgreplica. */
 export type PgReplicaResource = Resource<PgReplicaSpec, PgReplicaStatus>;
 /** A pgtask. */
-export type PgTaskResource = Resource<PgTaskSpec, z.output<typeof workStatus>>;
+export type PgTaskResource = Resource<PgTaskSpec, PgTaskStatus>;
 /** A pgbackup. */
 export type PgBackupResource = Resource<PgBackupSpec, PgBackupStatus>;

@@ -67,6 +67,8 @@ export type ClusterEvent =
   | { type: 'OBSERVED'; observation: Observation }
   | { type: 'FAILOVER'; request: FailoverRequest; now: string }
   | { type: 'UNFENCED'; instance: string }
+  /** A restore (src/actors/restore.ts) has a checked, promoted instance `target`: make it the primary. */
+  | { type: 'RESTORE'; target: string; task: string; now: string }
   /** The apply just changed the primary's pod template: its pod `pod` is being replaced on purpose. */
   | { type: 'PRIMARY_ROLLING'; pod?: string; at: number };
 
@@ -142,6 +144,7 @@ export const clusterMachine = setup({
       return 'target' in choice(context, event.request.target);
     },
     resumePromoted: ({ context }) => !!context.failover?.to,
+    noFailover: ({ context }) => !context.failover,
     resumeChoosing: ({ context }) => !!context.failover,
   },
   delays: {
@@ -178,6 +181,12 @@ export const clusterMachine = setup({
       const c = choice(context);
       const failover = { ...context.failover!, to: context.failover!.to ?? ('target' in c ? c.target : undefined) };
       return { failover, fenced: failover.kind === 'switchover' || context.fenced.includes(failover.from) ? context.fenced : [...context.fenced, failover.from] };
+    }),
+    /** A restore's switch: its instance replaces the primary, which stays fenced until its pod is gone. */
+    startRestore: assign(({ context, event }) => {
+      if (event.type !== 'RESTORE') return {};
+      const failover = { kind: 'restore' as const, from: context.primary, to: event.target, reason: `restored by pgtask ${event.task}`, task: event.task, startTime: event.now };
+      return { failover, fenced: context.fenced.includes(failover.from) ? context.fenced : [...context.fenced, failover.from] };
     }),
     /** Promotion failed: choose again among the others. */
     clearTarget: assign({ failover: ({ context }) => ({ ...context.failover!, to: undefined }) }),
@@ -252,6 +261,8 @@ export const clusterMachine = setup({
       always: { guard: 'needsApply', target: 'applying' },
       on: {
         FAILOVER: { guard: 'requestAcceptable', target: 'failover.recording', actions: ['startRequested', 'setTarget'] },
+        // Whatever the primary's health: restoring a cluster whose primary is lost is the common case.
+        RESTORE: { guard: 'noFailover', target: 'failover.recording', actions: 'startRestore' },
       },
       states: {
         initializing: {

@@ -42,6 +42,9 @@ select name, setting from pg_file_settings
 /** Forgets every ALTER SYSTEM setting (the spec's parameters are then set again). */
 export const ALTER_SYSTEM_RESET_ALL = 'alter system reset all';
 
+/** Settings a pgBackRest restore left in postgresql.auto.conf: cleared once the restore has promoted. */
+export const RESTORE_SETTINGS = ['recovery_target', 'recovery_target_lsn', 'recovery_target_name', 'recovery_target_time', 'recovery_target_xid', 'recovery_target_action', 'recovery_target_inclusive', 'recovery_target_timeline', 'restore_command'];
+
 /** Rereads the configuration files. */
 export const RELOAD = 'select pg_reload_conf()';
 

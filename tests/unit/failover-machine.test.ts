@@ -152,4 +152,19 @@ test('guards read the context primary, not the observation field', () => {
   assert.is(run([applied, seen(down('c'), up('a', true), up('b', false))], { primary: 'c' }).states.at(-1), 'monitoring.primaryUnready.waiting');
 });
 
+test('a restore switch replaces the primary, healthy or not, with the restored instance; not during a failover', () => {
+  const restore: ClusterEvent = { type: 'RESTORE', target: 'c-rstr', task: 'r1', now: 'now' };
+  for (const seenNow of [healthy, primaryDown]) {
+    const r = run([applied, seenNow, restore, done('failover.recording'), done('failover.fencing'), done('failover.promoting')]);
+    assert.equal(r.states.slice(3), ['failover.recording', 'failover.fencing', 'failover.promoting', 'failover.relabeling']);
+    assert.is(r.context.completed?.kind, 'restore');
+    assert.is(r.context.completed?.from, 'c');
+    assert.is(r.context.primary, 'c-rstr');
+    assert.ok(r.context.fenced.includes('c'), 'the old primary stays fenced until its pod is gone');
+  }
+  const busy = run([applied, healthy, request('switchover', 'b'), restore]);
+  assert.is(busy.context.failover?.kind, 'switchover', 'a failover in progress is not interrupted');
+  assert.not.ok(busy.snapshot.can(restore));
+});
+
 test.run();
