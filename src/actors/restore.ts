@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { backrestError, shortBackrestError } from '../backrest/info.ts';
+import { STANZA } from '../backrest/objects.ts';
 import { planRestore, RestoreRefused } from '../backrest/restore-plan.ts';
 import { LABEL, clusterLabels, initialReplicaName } from '../cluster/names.ts';
 import { clusterInstances } from '../cluster/plan.ts';
@@ -23,7 +24,7 @@ import { restoreMachine, restorePhaseOf, RestoreRefusedError, type RestoreContex
 import { instanceState, withInstance, type Endpoint } from '../pg/instance.ts';
 import { ARCHIVER, RELOAD, RESTORE_SETTINGS } from '../pg/sql.ts';
 import { superuserPassword } from './archive-health.ts';
-import { readInfo, repoHostPod } from './backup.ts';
+import { readInfo, repoExec, repoHostPod } from './backup.ts';
 
 /** The cluster actor's part in a restore. */
 export interface RestoreClusterHost {
@@ -104,11 +105,12 @@ export class RestoreActor {
         switchOver: run(({ decision }: { decision: RestoreDecision }, signal) => this.switchOver(decision, signal)),
         release: run(({ decision }: { decision: RestoreDecision }, signal) => this.release(decision, signal)),
         rollback: run(({ decision }: { decision: RestoreDecision }, signal) => this.rollback(decision, signal)),
+        drill: run(() => this.drill()),
       },
     });
     const s = task.status?.restore;
     const decision = s?.instance && s.backupSet && s.args ? { instance: s.instance, set: s.backupSet, args: s.args, description: s.plan ?? '' } : undefined;
-    this.actor = createActor(machine, { input: { phase: s?.phase, decision } });
+    this.actor = createActor(machine, { input: { phase: s?.phase, decision, drill: task.spec.restore?.drill } });
     // Status writes in the order of the transitions.
     this.actor.subscribe((snapshot) => {
       const [state, context] = [String(snapshot.value), snapshot.context];
@@ -266,7 +268,15 @@ export class RestoreActor {
       await client.query(RELOAD);
       return state.timeline;
     }, 10_000);
-    await this.progress({ timeline });
+    await this.progress({ timeline, rtoSeconds: this.elapsed() });
+  }
+
+  /** A drill's check of the repository itself: every backup and WAL file readable and matching its checksum. */
+  private async drill(): Promise<void> {
+    const { namespace } = this.task.metadata;
+    const repoHost = repoHostPod(this.deps.pods(namespace, this.task.spec.clusterName));
+    if (!repoHost) throw new Error('the repository host is not ready: pgbackrest verify cannot run');
+    await repoExec(this.deps.kc, namespace, repoHost, ['pgbackrest', `--stanza=${STANZA}`, 'verify'], 30 * 60_000);
   }
 
   /** Hands the restored instance to the cluster machine and waits until it is the primary in status. */
@@ -352,8 +362,12 @@ export class RestoreActor {
     const { namespace, name } = this.task.metadata;
     const ended = phase === 'Succeeded' || phase === 'Failed';
     const error = phase === 'Failed' || phase === 'RollingBack' ? context.error : undefined;
+    const drill = context.drill;
+    const rto = this.task.status?.restore?.rtoSeconds;
     const message =
-      phase === 'Succeeded' ? `restored: ${d?.instance} is the primary (${d?.description})`
+      phase === 'Succeeded' && drill ? `drill passed: ${d?.description}; restored and checked in ${rto} s, pgbackrest verify passed, ${d?.instance} removed`
+      : phase === 'Failed' && drill ? `drill failed: ${context.error ?? 'unknown error'}; the cluster was not touched`
+      : phase === 'Succeeded' ? `restored: ${d?.instance} is the primary (${d?.description})`
       : phase === 'Failed' ? `restore failed: ${context.error ?? 'unknown error'}${d ? '; the cluster runs on its original data' : ''}`
       : phase === 'RollingBack' ? `restore failed, removing ${d?.instance}: ${context.error}`
       : `${phase.toLowerCase()}${d ? `: ${d.description}` : ''}`;
@@ -367,9 +381,11 @@ export class RestoreActor {
     }))) ?? this.task;
     const cluster = this.deps.cluster(namespace, this.task.spec.clusterName);
     if (!cluster) return;
-    await this.deps.clusters.updateStatus(namespace, cluster.metadata.name, (c) => ({ ...c.status, restore: { task: name, phase, message, time: new Date().toISOString() } }));
-    if (phase === 'Failed') this.deps.events.record(cluster, 'Warning', 'RestoreFailed', `pgtask ${name}: ${message}`);
-    if (phase === 'Succeeded') this.deps.events.record(cluster, 'Normal', 'Restored', `pgtask ${name}: ${message} in ${this.elapsed()} s`);
+    const time = new Date().toISOString();
+    const lastDrill = drill && ended ? { task: name, time, succeeded: phase === 'Succeeded', backupSet: d?.set, rtoSeconds: phase === 'Succeeded' ? rto : undefined, message } : undefined;
+    await this.deps.clusters.updateStatus(namespace, cluster.metadata.name, (c) => ({ ...c.status, restore: { task: name, phase, message, time }, ...(lastDrill ? { lastDrill } : {}) }));
+    if (phase === 'Failed') this.deps.events.record(cluster, 'Warning', drill ? 'RestoreDrillFailed' : 'RestoreFailed', `pgtask ${name}: ${message}`);
+    if (phase === 'Succeeded') this.deps.events.record(cluster, 'Normal', drill ? 'RestoreDrillPassed' : 'Restored', `pgtask ${name}: ${message} (${this.elapsed()} s in all)`);
     if (phase === 'Switching') this.deps.events.record(cluster, 'Normal', 'RestoreVerified', `pgtask ${name}: ${d?.instance} reached its target and passed the checks; switching the cluster to it`);
   }
 }

@@ -10,7 +10,7 @@ import {
   toleration,
 } from './common.ts';
 import { backrestSpec, backrestStatus } from './backrest.ts';
-import { restorePhase } from './restore.ts';
+import { drillResult, restorePhase } from './restore.ts';
 import { pgParameters, port, replicas, userLabels } from './limits.ts';
 
 export { pgParameters };
@@ -122,6 +122,7 @@ export const pgClusterStatus = z.strictObject({
     .strictObject({ task: z.string(), phase: restorePhase, message: z.string().optional(), time: z.string() })
     .optional()
     .describe('the latest restore (pgtask) and its step'),
+  lastDrill: drillResult.optional().describe('the latest restore drill (pgo restore --drill)'),
 });
 
 export type PgClusterSpec = z.output<typeof pgClusterSpec>;

@@ -19,10 +19,21 @@ export const restoreSpec = z.strictObject({
   set: z.string().min(1).max(64).optional().describe('pgBackRest backup label to restore from; the latest one before the target when unset'),
   repo: z.int().min(1).max(2).optional().describe('repository to restore from (1 posix, 2 s3); the first one configured when unset'),
   nodeAffinity: nodeAffinity.optional().describe('placement of the restored instance'),
+  drill: z.boolean().optional().describe('a restore drill: restore into a throw-away instance, verify the repository and the data, record the time it took, remove the instance; the cluster is not touched'),
 });
 
 /** Steps of a restore, in order (RollingBack and Failed after a failure before Switching). */
-export const restorePhase = z.enum(['Validating', 'Preparing', 'Restoring', 'Replaying', 'Verifying', 'Switching', 'Releasing', 'Succeeded', 'RollingBack', 'Failed']);
+export const restorePhase = z.enum(['Validating', 'Preparing', 'Restoring', 'Replaying', 'Verifying', 'Switching', 'Releasing', 'Drilling', 'Discarding', 'Succeeded', 'RollingBack', 'Failed']);
+
+/** The result of the latest restore drill, kept in the pgcluster's status. */
+export const drillResult = z.strictObject({
+  task: z.string(),
+  time: z.string().describe('when the drill ended'),
+  succeeded: z.boolean(),
+  backupSet: z.string().optional(),
+  rtoSeconds: z.number().min(0).optional().describe('measured time from the request to a restored, writable, checked instance'),
+  message: z.string(),
+});
 
 /** Progress of a restore. */
 export const restoreStatus = z.strictObject({
@@ -34,6 +45,7 @@ export const restoreStatus = z.strictObject({
   percent: z.int().min(0).max(100).optional().describe('percent of the backup set fetched'),
   replayedLsn: z.string().optional(),
   timeline: z.int().min(0).optional().describe('timeline of the restored primary'),
+  rtoSeconds: z.number().min(0).optional().describe('time from the request to a restored, checked instance'),
   replacedInstance: z.string().optional().describe('the old pgreplica whose place the restored instance took'),
   elapsedSeconds: z.number().min(0).optional(),
   error: z.string().optional().describe("pgBackRest's or PostgreSQL's error, on failure"),

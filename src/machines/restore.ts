@@ -33,12 +33,15 @@ export interface RestoreContext {
   attempts: number;
   /** The phase a restarted operator found in status. */
   resume?: RestorePhase;
+  /** A drill: the restored instance is checked and thrown away, never switched to. */
+  drill: boolean;
 }
 
 /** Input: a new restore, or one resumed at `phase` by a restarted operator. */
 export interface RestoreInput {
   phase?: RestorePhase;
   decision?: RestoreDecision;
+  drill?: boolean;
 }
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -54,6 +57,8 @@ export const RESUME_STATE: Record<RestorePhase, string> = {
   Verifying: 'verifying',
   Switching: 'switching',
   Releasing: 'releasing',
+  Drilling: 'drilling',
+  Discarding: 'discarding',
   Succeeded: 'succeeded',
   RollingBack: 'rollingBack',
   Failed: 'failed',
@@ -82,6 +87,8 @@ export const restoreMachine = setup({
     release: effect<void>('release'),
     /** Removes the restore instance and its volume; the cluster is as before. */
     rollback: effect<void>('rollback'),
+    /** A drill's own check: `pgbackrest verify` of the repository, and the measured time recorded. */
+    drill: effect<void>('drill'),
   },
   actions: {
     failedWith: assign({ error: ({ event }) => message((event as unknown as { error: unknown }).error) }),
@@ -93,7 +100,7 @@ export const restoreMachine = setup({
   delays: { retry: ({ context }) => Math.min(5000 * 2 ** context.attempts, 60_000) },
 }).createMachine({
   id: 'restore',
-  context: ({ input }) => ({ decision: input.decision, attempts: 0, resume: input.phase }),
+  context: ({ input }) => ({ decision: input.decision, attempts: 0, resume: input.phase, drill: input.drill ?? false }),
   initial: 'routing',
   states: {
     routing: {
@@ -122,7 +129,14 @@ export const restoreMachine = setup({
     preparing: { meta: { phase: 'Preparing' }, invoke: { src: 'prepare', input: decided, onDone: 'restoring', onError: { target: 'rollingBack', actions: 'failedWith' } } },
     restoring: { meta: { phase: 'Restoring' }, invoke: { src: 'restore', input: decided, onDone: 'replaying', onError: { target: 'rollingBack', actions: 'failedWith' } } },
     replaying: { meta: { phase: 'Replaying' }, invoke: { src: 'replay', input: decided, onDone: 'verifying', onError: { target: 'rollingBack', actions: 'failedWith' } } },
-    verifying: { meta: { phase: 'Verifying' }, invoke: { src: 'verify', input: decided, onDone: 'switching', onError: { target: 'rollingBack', actions: 'failedWith' } } },
+    verifying: {
+      meta: { phase: 'Verifying' },
+      invoke: { src: 'verify', input: decided, onDone: [{ guard: ({ context }) => context.drill, target: 'drilling' }, { target: 'switching' }], onError: { target: 'rollingBack', actions: 'failedWith' } },
+    },
+    drilling: { meta: { phase: 'Drilling' }, invoke: { src: 'drill', input: decided, onDone: 'discarding', onError: { target: 'rollingBack', actions: 'failedWith' } } },
+    // The drill passed: its instance goes, as after a failure, but the drill succeeded.
+    discarding: { meta: { phase: 'Discarding' }, invoke: { src: 'rollback', input: decided, onDone: 'succeeded', onError: { target: 'discardAgain' } } },
+    discardAgain: { meta: { phase: 'Discarding' }, after: { 5000: 'discarding' } },
     // Past this point the restored data is proven and the cluster moves onto it: steps are retried, never undone.
     switching: { meta: { phase: 'Switching' }, invoke: { src: 'switchOver', input: decided, onDone: 'releasing', onError: { target: 'switchAgain', actions: 'failedWith' } } },
     switchAgain: { meta: { phase: 'Switching' }, after: { 5000: 'switching' } },

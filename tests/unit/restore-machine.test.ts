@@ -7,7 +7,7 @@ const decision: RestoreDecision = { instance: 'ivy-abcd', set: '20261201-101500F
 const tick = async (n = 20) => {
   for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
 };
-const STEPS = ['validate', 'prepare', 'restore', 'replay', 'verify', 'switchOver', 'release', 'rollback'] as const;
+const STEPS = ['validate', 'prepare', 'restore', 'replay', 'verify', 'switchOver', 'release', 'rollback', 'drill'] as const;
 type Step = (typeof STEPS)[number];
 
 /** Runs the machine with effects that resolve unless `fail` says otherwise; returns the effects called, in order. */
@@ -93,6 +93,19 @@ test('a restarted operator resumes at the recorded step, without validating agai
   const { calls } = run({}, { phase: 'Restoring' });
   await tick();
   assert.is(calls[0], 'validate', 'no decision recorded: nothing was touched, start over');
+});
+
+test('a drill verifies and throws the instance away: it never switches the cluster', async () => {
+  const { actor, calls, phases } = run({}, { drill: true });
+  await tick();
+  assert.is(String(actor.getSnapshot().value), 'succeeded');
+  assert.equal(calls, ['validate', 'prepare', 'restore', 'replay', 'verify', 'drill', 'rollback']);
+  assert.equal(phases.slice(-3), ['Drilling', 'Discarding', 'Succeeded']);
+  const failed = run({ drill: () => new Error('ERROR: [028]: backup set is corrupt') }, { drill: true });
+  await tick();
+  assert.is(String(failed.actor.getSnapshot().value), 'failed');
+  assert.is(failed.calls.at(-1), 'rollback');
+  assert.not.ok(failed.calls.includes('switchOver'));
 });
 
 test.run();
