@@ -105,7 +105,10 @@ if [ "$role" = restore ]; then
     delta=()
     [ -z "$(ls -A "$PGDATA")" ] || delta=(--delta)
     log "restoring into $PGDATA: pgbackrest restore ${restore_args[*]} ${delta[*]}"
-    pgbackrest --stanza=db --pg1-path="$PGDATA" --log-level-console=detail "${delta[@]}" "${restore_args[@]}" restore
+    config=()
+    # Restoring from another cluster's repository (spec.dataSource): its settings, for this restore only.
+    [ -z "${PGO_RESTORE_CONFIG:-}" ] || config=(--config="$PGO_RESTORE_CONFIG")
+    pgbackrest "${config[@]}" --stanza=db --pg1-path="$PGDATA" --log-level-console=detail "${delta[@]}" "${restore_args[@]}" restore
     touch "$restored_marker"
   fi
 elif [ ! -s "$PGDATA/PG_VERSION" ]; then

@@ -44,6 +44,8 @@ export const bootstrapBackupName = (cluster: string) => `${cluster}-bootstrap`;
 export function canBackUp(cluster: PgClusterResource): boolean {
   const s = cluster.status;
   if (!s || s.failover || s.phase === 'FailingOver' || s.phase === 'Switchover') return false;
+  // A cluster made from a data source is backed up once its restore is done (it is a standby until then).
+  if (cluster.spec.dataSource && !s.dataSource?.restored) return false;
   return s.instances?.some((i) => i.name === s.currentPrimary && i.ready) ?? false;
 }
 

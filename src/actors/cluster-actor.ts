@@ -21,6 +21,7 @@ import { execInPod } from '../k8s/exec.ts';
 import { clusterMachine, stateName, type FailoverSettings } from '../machines/cluster.ts';
 import type { Endpoint } from '../pg/instance.ts';
 import { applyCluster, writeReplicaStatuses } from './apply-cluster.ts';
+import { finishDataSource, prepareDataSource, restoringFromSource } from './data-source.ts';
 import { fence, promoteTarget, relabel, untilDone, type FailoverHost } from './failover.ts';
 import { demoteExtraPrimaries, promoteIfNeeded, restartIfPending, restartStuckReplicas, type InstanceHost } from './instances.ts';
 import { applyParametersToInstances } from './parameters.ts';
@@ -102,7 +103,7 @@ export class ClusterActor {
     this.core = deps.kc.makeApiClient(CoreV1Api);
     const { namespace, name } = cluster.metadata;
     const log = (line: string) => deps.log(`${this.key}: ${line}`);
-    const roleContext = () => ({ ...this.actor.getSnapshot().context, restoring: restoringInstances(deps.replicaList(namespace, name)) });
+    const roleContext = () => ({ ...this.actor.getSnapshot().context, restoring: restoringInstances(deps.replicaList(namespace, name)), primaryRestoring: restoringFromSource(this.cluster) });
     this.roles = new RoleLabeller(deps.kc, namespace, () => deps.pods(namespace, name), roleContext, log);
     this.status = new StatusWriter(deps.clusters, () => this.cluster, (current) => {
       const snapshot = this.actor.getSnapshot();
@@ -262,8 +263,10 @@ export class ClusterActor {
   private async applyObjects(generation: number, fenced: readonly string[], signal: AbortSignal): Promise<void> {
     const { context } = this.actor.getSnapshot();
     // One copy of the pgcluster for the whole pass; a newer one from the informer meanwhile is applied next.
-    const cluster = this.cluster;
+    const original = this.cluster;
+    let cluster = original;
     await preflight(this.deps.kc, cluster, generation, signal);
+    cluster = await prepareDataSource(this.deps, cluster, generation);
     const parameters = generation !== this.parametersApplied;
     if (parameters) await applyParametersToInstances(cluster, context.observation, context.primary, (ip) => this.endpoint(ip), generation, signal);
     const { namespace, name } = cluster.metadata;
@@ -272,7 +275,7 @@ export class ClusterActor {
     if (rolled.includes(context.primary)) this.actor.send({ type: 'PRIMARY_ROLLING', pod: primaryPod, at: Date.now() });
     // Keeping the copy with the finalizer, unless the informer brought a newer spec during the pass: the
     // older copy would make the next pass apply the spec just replaced.
-    if (this.cluster === cluster) this.cluster = written;
+    if (this.cluster === original) this.cluster = written;
     if (parameters) this.parametersApplied = generation;
   }
 
@@ -313,6 +316,7 @@ export class ClusterActor {
       this.actor.send({ type: 'OBSERVED', observation });
       await this.requests.retryWaiting();
       this.unfence();
+      this.cluster = (await finishDataSource(this.deps, this.cluster, observation, (ip) => this.endpoint(ip))) ?? this.cluster;
       await this.roles.labelAll();
       step = 'demote, promote, restart';
       const host = this.instanceHost();

@@ -162,7 +162,7 @@ export class RestoreActor {
       const plan = planRestore(spec, { stanza, repos: repoKinds(b).map((k) => REPO_NUMBER[k]), now: new Date() });
       return { instance: restoreInstanceName(this.task), set: plan.set, args: plan.args, description: plan.description };
     } catch (err) {
-      if (err instanceof RestoreRefused) throw new RestoreRefusedError((err as Error).message);
+      if (err instanceof RestoreRefused) throw new RestoreRefusedError((err).message);
       throw err;
     }
   }

@@ -11,6 +11,8 @@ export interface RoleContext {
   failover?: FailoverIntent;
   /** Instances being restored into (out of both Services). */
   restoring?: readonly string[];
+  /** The first instance of a cluster made from a data source, until its restore is done. */
+  primaryRestoring?: boolean;
 }
 
 /**

@@ -29,6 +29,8 @@ export const PATHS = {
   certs: '/etc/pgo-backrest/certs',
   s3Ca: '/etc/pgo-backrest/s3/ca.crt',
   s3CaDir: '/etc/pgo-backrest/s3',
+  /** Settings and certificates for the repository host of spec.dataSource. */
+  source: '/etc/pgo-backrest/source',
   /** The repository host's volume: repo1, logs and the state of running jobs. */
   repoRoot: '/pgbackrest',
   repo1: '/pgbackrest/repo1',

@@ -15,7 +15,7 @@ import type { z } from 'zod';
 import type { resources as resourcesSchema, storageSpec, toleration } from '../crd/common.ts';
 import type { PgClusterSpec } from '../crd/pgcluster.ts';
 import type { PgClusterResource } from '../crd/types.ts';
-import { databasePodBackrest } from '../backrest/objects.ts';
+import { PATHS, databasePodBackrest } from '../backrest/objects.ts';
 import { backrestOf } from '../crd/backrest.ts';
 import { instanceAffinity } from './affinity.ts';
 import { LABEL, clusterLabels, clusterNames } from './names.ts';
@@ -27,6 +27,8 @@ export interface InstanceSpec {
   bootstrap: 'primary' | 'replica' | 'restore';
   /** The pgbackrest restore options of a restore instance. */
   restoreArgs?: string[];
+  /** The Secret with another cluster's pgBackRest settings and a client certificate, to restore from (spec.dataSource). */
+  restoreSource?: string;
   storage: z.output<typeof storageSpec>;
   resources?: z.output<typeof resourcesSchema>;
   nodeAffinity?: PgClusterSpec['nodeAffinity'];
@@ -89,6 +91,7 @@ export function instanceDeployment(cluster: PgClusterResource, instance: Instanc
               env: [
                 { name: 'PGO_BOOTSTRAP', value: instance.bootstrap },
                 ...(instance.restoreArgs ? [{ name: 'PGO_RESTORE_ARGS', value: instance.restoreArgs.join('\n') }] : []),
+                ...(instance.restoreSource ? [{ name: 'PGO_RESTORE_CONFIG', value: `${PATHS.source}/pgbackrest.conf` }] : []),
                 { name: 'PGO_ROLE', valueFrom: { fieldRef: { fieldPath: `metadata.labels['${LABEL.role}']` } } },
                 // The standby's application_name: the primary's view of its lag is matched to the pod by it.
                 { name: 'PGO_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
@@ -117,6 +120,7 @@ export function instanceDeployment(cluster: PgClusterResource, instance: Instanc
                 { name: 'pgconf', mountPath: '/pgconf', readOnly: true },
                 { name: 'podinfo', mountPath: '/etc/pgo/podinfo', readOnly: true },
                 ...(backrest?.mounts ?? []),
+                ...(instance.restoreSource ? [{ name: 'pgbackrest-source', mountPath: PATHS.source, readOnly: true }] : []),
               ],
             },
             ...(backrest ? [backrest.sidecar] : []),
@@ -127,6 +131,8 @@ export function instanceDeployment(cluster: PgClusterResource, instance: Instanc
             // The labels as a file that follows changes: the role label when it came after the container.
             { name: 'podinfo', downwardAPI: { items: [{ path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } }] } },
             ...(backrest?.volumes ?? []),
+            // Only the postgres group may read the client key (pgBackRest runs as postgres).
+            ...(instance.restoreSource ? [{ name: 'pgbackrest-source', secret: { secretName: instance.restoreSource, defaultMode: 0o640 } }] : []),
           ],
         },
       },

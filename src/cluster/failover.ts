@@ -126,8 +126,9 @@ export type Role = 'primary' | 'replica' | 'fenced' | 'restore';
  * The role label an instance's pod should carry: the old primary of a failover in progress and fenced
  * instances are out of both Services; the primary is labelled primary only when no failover is replacing it.
  */
-export function roleOf(instance: string, c: { primary: string; fenced: readonly string[]; failover?: FailoverIntent; restoring?: readonly string[] }): Role {
+export function roleOf(instance: string, c: { primary: string; fenced: readonly string[]; failover?: FailoverIntent; restoring?: readonly string[]; primaryRestoring?: boolean }): Role {
   if (c.fenced.includes(instance) || c.failover?.from === instance) return 'fenced';
+  if (instance === c.primary && c.primaryRestoring) return 'restore';
   if (instance !== c.primary && c.restoring?.includes(instance)) return 'restore';
   return instance === c.primary ? 'primary' : 'replica';
 }

@@ -21,6 +21,9 @@ export const MANAGED_BY = 'pg-operator';
 /** Annotation asking that a cluster's volumes outlive it (set by `pgo delete cluster --keep-data`). */
 export const KEEP_DATA_ANNOTATION = 'pg-operator.dev/keep-data';
 
+/** Annotation asking that a cluster's pgBackRest repository outlive it (set by `pgo delete cluster --keep-backups`). */
+export const KEEP_BACKUPS_ANNOTATION = 'pg-operator.dev/keep-backups';
+
 /** Finalizer that lets the operator keep volumes when asked before a pgcluster goes. */
 export const CLEANUP_FINALIZER = 'pg-operator.dev/cleanup';
 
@@ -39,6 +42,8 @@ export function clusterNames(cluster: string) {
     backrestConfig: `${cluster}-pgbackrest-config`,
     backrestCerts: `${cluster}-pgbackrest-certs`,
     backrestCa: `${cluster}-pgbackrest-ca`,
+    /** Settings and a client certificate for the repository host of spec.dataSource (another cluster's). */
+    restoreSource: `${cluster}-pgbackrest-source`,
     /** Headless Service giving each instance a DNS name `<instance>.<cluster>-pods`, for pgBackRest's TLS. */
     podsService: `${cluster}-pods`,
   };

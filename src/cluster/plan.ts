@@ -5,14 +5,16 @@ import { MAX_INSTANCES } from '../crd/limits.ts';
 import { API_VERSION } from '../crd/resources.ts';
 import type { PgClusterResource, PgReplicaResource } from '../crd/types.ts';
 import { clusterServices, instanceDeployment, instanceVolume, ownerRef, parametersConfigMap, type InstanceSpec } from './builders.ts';
-import { LABEL, clusterLabels, initialReplicaName } from './names.ts';
+import { LABEL, clusterLabels, clusterNames, initialReplicaName } from './names.ts';
 
 /** The instances of a cluster: the one created with it (named like the cluster) and one per pgreplica. */
 export function clusterInstances(cluster: PgClusterResource, replicas: PgReplicaResource[], fenced: readonly string[] = []): InstanceSpec[] {
   const { spec } = cluster;
+  const source = spec.dataSource ? { bootstrap: 'restore' as const, restoreArgs: cluster.status?.dataSource?.args, restoreSource: clusterNames(cluster.metadata.name).restoreSource } : undefined;
   const primary: InstanceSpec = {
     name: cluster.metadata.name,
     bootstrap: 'primary',
+    ...source,
     storage: spec.storage.primary,
     resources: spec.resources,
     nodeAffinity: spec.nodeAffinity,

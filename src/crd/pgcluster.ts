@@ -10,7 +10,7 @@ import {
   toleration,
 } from './common.ts';
 import { backrestSpec, backrestStatus } from './backrest.ts';
-import { drillResult, restorePhase } from './restore.ts';
+import { drillResult, restorePhase, restoreSpec } from './restore.ts';
 import { pgParameters, port, replicas, userLabels } from './limits.ts';
 
 export { pgParameters };
@@ -47,12 +47,11 @@ export const pgClusterSpec = z.strictObject({
   shutdown: z.boolean().default(false).describe('stop all instances, keeping the data'),
   standby: z.boolean().default(false).describe('run as a standby of another cluster'),
   userLabels: userLabels.optional().describe('labels put on every object of the cluster'),
-  dataSource: z
-    .strictObject({
-      clusterName: z.string().min(1).describe('cluster whose backup repository to restore from'),
-      options: z.string().optional().describe('extra pgBackRest restore options'),
-    })
-    .optional(),
+  dataSource: restoreSpec
+    .omit({ nodeAffinity: true, drill: true, repo: true })
+    .extend({ clusterName: z.string().min(1).max(63).describe('the cluster (live, or deleted with --keep-backups) whose repository host to restore from') })
+    .optional()
+    .describe('create the cluster from a backup of another one (pgo create cluster --restore-from): its repository host (repo1), up to the target'),
 });
 
 /** Role of one instance. */
@@ -122,6 +121,15 @@ export const pgClusterStatus = z.strictObject({
     .strictObject({ task: z.string(), phase: restorePhase, message: z.string().optional(), time: z.string() })
     .optional()
     .describe('the latest restore (pgtask) and its step'),
+  dataSource: z
+    .strictObject({
+      args: z.array(z.string()).max(12).describe('the pgbackrest restore options chosen'),
+      set: z.string(),
+      plan: z.string().describe('what the restore does'),
+      restored: z.boolean().optional().describe('the restore reached its target and the primary was promoted'),
+    })
+    .optional()
+    .describe('the restore the cluster was created from (spec.dataSource)'),
   lastDrill: drillResult.optional().describe('the latest restore drill (pgo restore --drill)'),
 });
 

@@ -67,9 +67,11 @@ export const RESUME_STATE: Record<RestorePhase, string> = {
 /** How many times validating is tried when the repository does not answer. */
 export const VALIDATE_ATTEMPTS = 5;
 
+const NO_INPUT: RestoreInput = {};
+
 /** The restore machine; effects are provided by src/actors/restore.ts. */
 export const restoreMachine = setup({
-  types: { context: {} as RestoreContext, input: {} as RestoreInput },
+  types: { context: {} as RestoreContext, input: NO_INPUT },
   actors: {
     /** Reads the repository, checks the request and chooses the set; RestoreRefusedError when it cannot be done. */
     validate: fromPromise<RestoreDecision>(() => Promise.reject(new Error('validate is provided by the restore actor'))),

@@ -14,14 +14,13 @@ type Step = (typeof STEPS)[number];
 function run(fail: Partial<Record<Step, () => Error>> = {}, input: RestoreInput = {}, clock = new SimulatedClock()) {
   const calls: Step[] = [];
   const effect = (step: Step) =>
-    fromPromise(async () => {
+    fromPromise(() => {
       calls.push(step);
       const err = fail[step]?.();
-      if (err) throw err;
-      return step === 'validate' ? decision : undefined;
+      return err ? Promise.reject(err) : Promise.resolve(step === 'validate' ? decision : undefined);
     });
   const actors = Object.fromEntries(STEPS.map((s) => [s, effect(s)]));
-  const actor = createActor(restoreMachine.provide({ actors: actors as never }), { input, clock });
+  const actor = createActor(restoreMachine.provide({ actors }), { input, clock });
   const phases: string[] = [];
   actor.subscribe((s) => {
     const phase = restorePhaseOf(String(s.value));
