@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { pgHostArgs } from '../../src/backrest/objects.ts';
 import { LABEL } from '../../src/cluster/names.ts';
 import { API_VERSION } from '../../src/crd/resources.ts';
 import type { PgBackupResource, PgClusterResource, PgReplicaResource, PgTaskResource } from '../../src/crd/types.ts';
@@ -36,6 +37,7 @@ const cluster = (ctx: Ctx) => ctx.clusters.get(ctx.ns, NAME);
 const sql = (ctx: Ctx, instance: string, query: string) =>
   ctx.c.kubectl('-n', ctx.ns, 'exec', `deploy/${instance}`, '-c', 'database', '--', 'psql', '-X', '-At', '-v', 'ON_ERROR_STOP=1', '-h', '/var/run/postgresql', '-U', 'postgres', '-d', 'userdb', '-c', query).then((o) => o.trim());
 const primarySql = async (ctx: Ctx, query: string) => sql(ctx, (await cluster(ctx)).status!.currentPrimary!, query);
+const primarySqlOf = async (ctx: Ctx, name: string, query: string) => sql(ctx, (await ctx.clusters.get(ctx.ns, name)).status!.currentPrimary!, query);
 const ready = (ctx: Ctx, n: number, timeoutMs = 300_000) =>
   waitFor(`${NAME} Ready with ${n} instances`, async () => {
     const c = await cluster(ctx).catch(() => undefined);
@@ -158,6 +160,57 @@ test('pgo restore --pitr-target in place: exactly the rows committed before the 
   const replica = c.status!.instances!.find((i) => i.role === 'replica')!.name;
   await waitFor('the replica has row 7', async () => ((await sql(ctx, replica, 'select count(*) from t where id = 7').catch(() => '')) === '1' ? true : undefined), 60_000, 1000);
   assert.equal(await restoringReplicas(ctx), []);
+});
+
+test('a restore drill restores the latest backup into a throw-away instance, verifies it and records the RTO', async (ctx) => {
+  const before = await cluster(ctx);
+  const data = await rows(ctx);
+  await restoreTask(ctx, 'drill-1', { type: 'default', drill: true });
+  const t = await taskEnded(ctx, 'drill-1');
+  assert.is(t.status?.phase, 'Succeeded', t.status?.message);
+  assert.match(t.status?.message ?? '', /drill passed.*pgbackrest verify passed/);
+  const c = await cluster(ctx);
+  assert.is(c.status?.lastDrill?.task, 'drill-1');
+  assert.is(c.status?.lastDrill?.succeeded, true);
+  assert.ok((c.status?.lastDrill?.rtoSeconds ?? 0) > 0, 'a measured RTO');
+  assert.is(c.status?.currentPrimary, before.status?.currentPrimary, 'the cluster was not switched');
+  await waitFor('the drill instance removed', async () => ((await ctx.replicas.list(ctx.ns)).some((r) => r.spec.restore && r.metadata.name === t.status?.restore?.instance) ? undefined : true), 120_000, 1000);
+  assert.equal(await rows(ctx), data);
+});
+
+test('restore into a new cluster from a deleted cluster kept with --keep-backups; it archives into its own repository', async (ctx) => {
+  await primarySql(ctx, 'insert into t (id) values (8)');
+  await primarySql(ctx, 'checkpoint');
+  const last = await rows(ctx);
+  // Everything committed reaches the archive before the cluster goes (a switch of WAL segment, archived).
+  await primarySql(ctx, 'select pg_switch_wal()');
+  await waitFor('the last segment archived', async () => ((await primarySql(ctx, "select last_archived_wal >= pg_walfile_name(pg_current_wal_lsn() - 1) from pg_stat_archiver")) === 't' ? true : undefined), 60_000, 1000);
+  const del = await pgo(ctx.env, 'delete', 'cluster', NAME, '--keep-backups', '--no-prompt');
+  assert.is(del.code, 0, del.stderr);
+  await waitFor(`pgcluster ${NAME} gone`, async () => ((await ctx.clusters.get(ctx.ns, NAME).catch(() => undefined)) ? undefined : true), 180_000, 1000);
+  const repo = await ctx.c.kubectl('-n', ctx.ns, 'get', 'deploy', `${NAME}-backrest-shared-repo`, '-o', 'jsonpath={.status.readyReplicas}');
+  assert.is(repo.trim(), '1', 'the kept repository host still runs');
+  const r = await pgo(ctx.env, 'create', 'cluster', 'ivy2', '--restore-from', NAME, '--replica-count', '1');
+  assert.is(r.code, 0, r.stderr);
+  const restored = await waitFor('ivy2 Ready with 2 instances', async () => {
+    const c = await ctx.clusters.get(ctx.ns, 'ivy2').catch(() => undefined);
+    return c?.status?.phase === 'Ready' && c.status.readyInstances === 2 ? c : undefined;
+  }, 600_000, 2000);
+  assert.is(restored.status?.dataSource?.restored, true);
+  const got = await sql(ctx, restored.status!.currentPrimary!, "select id || '|' || at from t order by id");
+  assert.equal(got.split('\n').filter(Boolean), last, 'every row of the deleted cluster');
+  // Its own first backup, in its own repository host; the kept one is not written to.
+  await waitFor('ivy2 first full backup', async () => ((await ctx.backups.get(ctx.ns, 'ivy2-bootstrap').catch(() => undefined))?.status?.phase === 'Succeeded' ? true : undefined), 300_000, 2000);
+  // pgbackrest check fails (and kubectl with it) unless WAL reaches ivy2's own repository.
+  const ivy2 = await ctx.clusters.get(ctx.ns, 'ivy2');
+  const check = await ctx.c.kubectl('-n', ctx.ns, 'exec', 'deploy/ivy2-backrest-shared-repo', '-c', 'pgbackrest', '--', 'pgbackrest', '--stanza=db', ...pgHostArgs(ivy2, 1, ivy2.status!.currentPrimary!), 'check');
+  assert.not.match(check, /ERROR/);
+  const kept = await ctx.c.kubectl('-n', ctx.ns, 'exec', `deploy/${NAME}-backrest-shared-repo`, '-c', 'pgbackrest', '--', 'pgbackrest', '--stanza=db', 'info', '--output=json');
+  const archive = (JSON.parse(kept.replace(/"system-id":(\d+)/g, '"system-id":"$1"')) as { archive: { max: string }[] }[])[0]!.archive[0]!.max;
+  await primarySqlOf(ctx, 'ivy2', 'select pg_switch_wal()');
+  await new Promise((res) => setTimeout(res, 5000));
+  const keptAfter = await ctx.c.kubectl('-n', ctx.ns, 'exec', `deploy/${NAME}-backrest-shared-repo`, '-c', 'pgbackrest', '--', 'pgbackrest', '--stanza=db', 'info', '--output=json');
+  assert.is((JSON.parse(keptAfter.replace(/"system-id":(\d+)/g, '"system-id":"$1"')) as { archive: { max: string }[] }[])[0]!.archive[0]!.max, archive, 'nothing archived into the old repository');
 });
 
 test.run();
