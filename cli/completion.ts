@@ -3,7 +3,7 @@
 /** Commands (first word) with their second words, for completion. */
 export const COMMAND_TREE: Record<string, string[]> = {
   create: ['cluster', 'pgouser', 'pgorole', 'policy', 'user', 'schedule'],
-  show: ['cluster', 'pgouser', 'pgorole', 'policy', 'user', 'backup', 'workflow', 'schedule'],
+  show: ['cluster', 'pgouser', 'pgorole', 'policy', 'user', 'backup', 'restore', 'workflow', 'schedule'],
   update: ['cluster', 'pgouser', 'pgorole', 'user'],
   delete: ['cluster', 'pgouser', 'pgorole', 'policy', 'user', 'label', 'backup', 'schedule'],
   scale: [], scaledown: [], failover: [], label: [], status: [], test: [], df: [], reload: [], version: [], help: [],

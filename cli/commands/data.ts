@@ -1,19 +1,15 @@
-/** Data operations wired to the API: restore, load, apply, upgrade. Their backends come later; the API answers 501 and pgo exits non-zero. */
+/** Data operations wired to the API: restore (in restores.ts), load, apply, upgrade. Load, apply and upgrade have no backend yet; the API answers 501 and pgo exits non-zero. */
 import { readFileSync } from 'node:fs';
 import type { Sade } from 'sade';
 import { ROUTE } from '../../src/api/routes.ts';
 import { call } from '../client.ts';
 import { formatTask } from '../format.ts';
 import { action, config, confirm, print, str, type Opts } from '../run.ts';
+import { restoreCommands } from './restores.ts';
 
 /** Registers the data commands. */
 export function dataCommands(prog: Sade): void {
-  prog.command('restore <cluster>', 'Restore a cluster from a backup').option('--backup-type').option('--pitr-target').option('--backup-opts')
-    .action(action(async (cluster: string, opts: Opts) => {
-      await confirm(opts, `Warning: If currently running, the primary database in cluster ${cluster} will be stopped and recreated as part of this workflow!`);
-      const t = await call(config(opts), ROUTE.restore, { params: { name: cluster }, body: { backupType: str(opts, 'backup-type'), pitrTarget: str(opts, 'pitr-target'), backupOpts: str(opts, 'backup-opts') } });
-      print(opts, t, () => formatTask(t));
-    }));
+  restoreCommands(prog);
   prog.command('upgrade <cluster>', 'Upgrade a cluster').option('--ccp-image').option('--ignore-validation').action(action(async (cluster: string, opts: Opts) => {
     await confirm(opts, `upgrading ${cluster}`);
     const t = await call(config(opts), ROUTE.upgrade, { params: { name: cluster }, body: { image: str(opts, 'ccp-image'), ignoreValidation: opts['ignore-validation'] ? true : undefined } });

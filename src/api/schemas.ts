@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { affinityType, podAntiAffinityType, quantity, serviceType, storageSize } from '../crd/common.ts';
 import { clusterName, labelKey, labelValue, pgParameters, replicaCount, replicas, userLabels } from '../crd/limits.ts';
+import { MAX_TARGET_LENGTH, restoreSpec, restoreStatus } from '../crd/restore.ts';
 import { ALL_PERMISSIONS, isPermission } from './permissions.ts';
 import { name, objectName, sqlName } from './schema-names.ts';
 
@@ -134,12 +135,14 @@ export const userUpdateBody = z.strictObject({
 /** `pgo delete user` (not implemented yet). */
 export const userDeleteQuery = z.strictObject({ username: sqlName });
 
-/** `pgo restore`. */
+/** `pgo restore`: checked against the cluster's repository, then recorded as a pgtask of type restore. */
 export const restoreBody = z.strictObject({
-  backupType: z.enum(['pgbackrest', 'pgdump']).default('pgbackrest'),
-  pitrTarget: z.string().max(100).optional(),
-  backupOpts: z.string().max(1000).optional(),
-  nodeLabel: nodeLabel.optional(),
+  backupType: z.enum(['pgbackrest', 'pgdump']).default('pgbackrest').describe('pgdump: not implemented yet'),
+  pitrTarget: z.string().min(1).max(MAX_TARGET_LENGTH).optional().describe('--pitr-target: a time such as "2026-12-01 10:00:00+00" (implies --type=time)'),
+  backupOpts: z.string().max(1000).optional().describe('pgBackRest restore options, e.g. "--type=time --set=20261201-010000F" (a whitelist)'),
+  nodeLabel: nodeLabel.optional().describe('--node-label key=value: placement of the restored instance'),
+  nodeAffinityType: affinityType.optional().describe('with nodeLabel: preferred (default) or required'),
+  dryRun: z.boolean().optional().describe('check and plan only; nothing is created'),
 });
 
 /** `pgo upgrade`. */
@@ -249,6 +252,26 @@ export const taskInfo = z.object({
   startTime: z.string().optional(),
   completionTime: z.string().optional(),
 });
+
+/** `pgo restore`: the plan, and the pgtask unless it was a dry run. */
+export const restoreResult = z.object({
+  cluster: z.string(),
+  dryRun: z.boolean(),
+  plan: z.string().describe('what the restore will do'),
+  set: z.string().describe('the backup set it restores'),
+  repo: z.int().describe('the repository it restores from'),
+  task: z.string().optional().describe('the pgtask recording the request (absent on a dry run)'),
+});
+
+/** A restore pgtask as `pgo show restore` lists it. */
+export const restoreInfo = taskInfo.omit({ target: true }).extend({
+  created: z.string().optional(),
+  restore: restoreSpec.optional().describe("the task's spec.restore"),
+  status: restoreStatus.optional().describe("the task's status.restore: step, progress, error"),
+});
+
+/** `pgo show restore`: a cluster's restore pgtasks, newest first. */
+export const restoreList = z.object({ cluster: z.string(), restores: z.array(restoreInfo) });
 
 /** `pgo scale`. */
 export const scaleResult = z.object({ cluster: z.string(), created: z.array(z.string()) });

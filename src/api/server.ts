@@ -22,6 +22,7 @@ import { Deps, type HandlerTable } from './handlers/deps.ts';
 import { metaHandlers } from './handlers/meta.ts';
 import { policyHandlers } from './handlers/policies.ts';
 import { replicaHandlers } from './handlers/replicas.ts';
+import { restoreHandlers } from './handlers/restores.ts';
 import { scheduleHandlers } from './handlers/schedules.ts';
 import { openApiDocument } from './openapi.ts';
 import { canUseNamespace, hasPermission } from './permissions.ts';
@@ -65,7 +66,7 @@ export interface ApiServer {
 }
 
 const noFields = z.strictObject({});
-const handlers: HandlerTable = { ...metaHandlers, ...accessHandlers, ...clusterHandlers, ...replicaHandlers, ...dataHandlers, ...backupHandlers, ...scheduleHandlers, ...policyHandlers };
+const handlers: HandlerTable = { ...metaHandlers, ...accessHandlers, ...clusterHandlers, ...replicaHandlers, ...dataHandlers, ...backupHandlers, ...restoreHandlers, ...scheduleHandlers, ...policyHandlers };
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body);

@@ -68,7 +68,8 @@ async function inRepoHost(deps: Deps, c: PgClusterResource, command: string[]): 
   }
 }
 
-async function stanzaInfo(deps: Deps, c: PgClusterResource): Promise<StanzaInfo | undefined> {
+/** The stanza as pgBackRest reports it in the cluster's repository host (undefined before the stanza exists); 503/502 ApiErrors when it cannot be asked. */
+export async function stanzaInfo(deps: Deps, c: PgClusterResource): Promise<StanzaInfo | undefined> {
   return parseInfo(await inRepoHost(deps, c, ['pgbackrest', `--stanza=${STANZA}`, 'info', '--output=json']))[0];
 }
 
