@@ -103,22 +103,30 @@ export async function startDump(kc: KubeConfig, cluster: PgClusterResource, back
   return { pod: volume, id: job.metadata!.name! };
 }
 
-/** Waits for the dump Job to end; its termination message names the file and its size. */
-export async function watchDump(kc: KubeConfig, namespace: string, job: BackupJob, signal: AbortSignal, pollMs = 2000): Promise<BackupResult & { sizeBytes: number }> {
+/**
+ * Waits for a one-pod Job to end; resolves to its container's termination message, or rejects with it (the
+ * end of the log when the container wrote none), prefixed with `what`.
+ */
+export async function jobResult(kc: KubeConfig, namespace: string, name: string, what: string, signal: AbortSignal, pollMs = 2000): Promise<string> {
   const batch = kc.makeApiClient(BatchV1Api);
   const core = kc.makeApiClient(CoreV1Api);
   for (;;) {
     signal.throwIfAborted();
-    const j = await batch.readNamespacedJob({ namespace, name: job.id });
+    const j = await batch.readNamespacedJob({ namespace, name });
     const done = j.status?.succeeded ? 'ok' : j.status?.failed ? 'failed' : undefined;
     if (done) {
-      const pods = await core.listNamespacedPod({ namespace, labelSelector: `job-name=${job.id}` });
+      const pods = await core.listNamespacedPod({ namespace, labelSelector: `job-name=${name}` });
       const term = pods.items.flatMap((p) => p.status?.containerStatuses ?? []).map((c) => c.state?.terminated).find((t) => t);
-      if (done === 'failed') throw new Error(`pg_dump failed (exit code ${term?.exitCode ?? '?'}): ${term?.message || term?.reason || 'see the Job\'s pod log'}`);
-      const m = /file=(\S+) size=(\d+)/.exec(term?.message ?? '');
-      if (!m) throw new Error(`the dump Job ${job.id} succeeded but did not report its file`);
-      return { label: m[1]!, sizeBytes: Number(m[2]) };
+      if (done === 'failed') throw new Error(`${what} failed (exit code ${term?.exitCode ?? '?'}): ${term?.message?.trim() || term?.reason || "see the Job's pod log"}`);
+      return term?.message ?? '';
     }
     await new Promise((r) => setTimeout(r, pollMs));
   }
+}
+
+/** Waits for the dump Job to end; its termination message names the file and its size. */
+export async function watchDump(kc: KubeConfig, namespace: string, job: BackupJob, signal: AbortSignal, pollMs = 2000): Promise<BackupResult & { sizeBytes: number }> {
+  const m = /file=(\S+) size=(\d+)/.exec(await jobResult(kc, namespace, job.id, 'pg_dump', signal, pollMs));
+  if (!m) throw new Error(`the dump Job ${job.id} succeeded but did not report its file`);
+  return { label: m[1]!, sizeBytes: Number(m[2]) };
 }

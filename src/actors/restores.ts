@@ -1,6 +1,10 @@
-/** The restores of every cluster: one RestoreActor per restore pgtask that has not ended, one per cluster at a time. */
+/**
+ * The restores of every cluster: one actor per restore pgtask that has not ended (a RestoreActor, or a
+ * DumpRestoreActor for a pg_dump), one per cluster at a time.
+ */
 import type { PgTaskResource } from '../crd/types.ts';
 import { describeError } from '../k8s/custom.ts';
+import { DumpRestoreActor } from './dump-restore.ts';
 import { RestoreActor, type RestoreDeps } from './restore.ts';
 
 const keyOf = (t: PgTaskResource) => `${t.metadata.namespace}/${t.metadata.name}`;
@@ -8,7 +12,7 @@ const finished = (t: PgTaskResource) => t.status?.phase === 'Succeeded' || t.sta
 
 /** Runs the restore actors. */
 export class Restores {
-  private readonly actors = new Map<string, { actor: RestoreActor; cluster: string }>();
+  private readonly actors = new Map<string, { actor: RestoreActor | DumpRestoreActor; cluster: string }>();
 
   constructor(private readonly deps: RestoreDeps) {}
 
@@ -31,7 +35,7 @@ export class Restores {
         .catch((err: unknown) => this.deps.log(`pgtask ${key}: ${describeError(err)}`));
       return;
     }
-    const actor = new RestoreActor(task, this.deps);
+    const actor = task.spec.restore?.pgdump ? new DumpRestoreActor(task, this.deps) : new RestoreActor(task, this.deps);
     this.actors.set(key, { actor, cluster });
     actor.run();
   }

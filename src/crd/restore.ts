@@ -19,6 +19,15 @@ export const restoreSpec = z.strictObject({
   set: z.string().min(1).max(64).optional().describe('pgBackRest backup label to restore from; the latest one before the target when unset'),
   repo: z.int().min(1).max(2).optional().describe('repository to restore from (1 posix, 2 s3); the first one configured when unset'),
   nodeAffinity: nodeAffinity.optional().describe('placement of the restored instance'),
+  pgdump: z
+    .strictObject({
+      pvcName: z.string().min(1).max(253).describe('the volume holding the dumps (pgo backup --backup-type=pgdump)'),
+      database: z.string().min(1).max(63).optional().describe("the database to restore into and whose dump to use; the cluster's database when unset"),
+      file: z.string().min(1).max(200).regex(/^[A-Za-z0-9._-]+$/, 'a dump file name or part of it (its timestamp), letters, digits and . _ -').optional().describe('the dump to use: its file name or timestamp; the newest dump of the database when unset'),
+      options: z.string().max(500).optional().describe('pg_restore options (a whitelist: --clean, --if-exists, --no-owner, --data-only, ...)'),
+    })
+    .optional()
+    .describe('restore a pg_dump (custom format) into the running cluster instead of a pgBackRest backup'),
   drill: z.boolean().optional().describe('a restore drill: restore into a throw-away instance, verify the repository and the data, record the time it took, remove the instance; the cluster is not touched'),
 });
 
