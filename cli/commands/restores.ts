@@ -61,8 +61,11 @@ function nodeLabel(opts: Opts) {
 /** Registers `pgo restore` and `pgo show restore`. */
 export function restoreCommands(prog: Sade): void {
   prog.command('restore <cluster>', 'Restore a cluster from a pgBackRest backup (shows the plan and asks first)')
-    .option('--backup-type', 'pgbackrest (default); pgdump is not implemented yet')
-    .option('--pitr-target', 'point in time to recover to, e.g. "2026-12-01 10:00:00+00"')
+    .option('--backup-type', 'pgbackrest (default), or pgdump: restore a pg_dump into the running cluster')
+    .option('--pitr-target', 'point in time to recover to, e.g. "2026-12-01 10:00:00+00" (pgdump: the dump\'s timestamp)')
+    .option('--drill', 'restore into a throw-away instance, verify it, record the RTO and remove it; the cluster is not touched')
+    .option('--backup-pvc', 'pgdump: the volume holding the dumps')
+    .option('--pgdump-database', "pgdump: the database to restore into (the cluster's database by default)")
     .option('--backup-opts', 'pgBackRest restore options, e.g. "--type=time --set=20261201-010000F" (a whitelist)')
     .option('--node-label', 'put the restored instance on a node with label key=value')
     .option('--node-affinity-type', 'preferred (default) or required')
@@ -74,13 +77,23 @@ export function restoreCommands(prog: Sade): void {
         backupOpts: str(opts, 'backup-opts'),
         nodeLabel: nodeLabel(opts),
         nodeAffinityType: str(opts, 'node-affinity-type'),
+        drill: opts.drill ? true : undefined,
+        backupPvc: str(opts, 'backup-pvc'),
+        pgdumpDatabase: str(opts, 'pgdump-database'),
       };
       // The plan comes from the API before anything is recorded, so what is confirmed is what is checked.
       const dry = await call(cfg, ROUTE.restore, { params: { name: cluster }, body: { ...request, dryRun: true } });
       if (!wantsJson(opts)) process.stdout.write(`plan: ${dry.plan}\n`);
-      await confirm(opts, `Restore ${cluster}? This ${dry.plan.replace(/^\w/, (c) => c.toLowerCase())}. The cluster keeps serving until the restored instance is ready, then switches to it and re-creates its other instances from it: their current data is discarded.`);
+      const what = dry.plan.replace(/^\w/, (c) => c.toLowerCase());
+      const consequence = request.drill
+        ? ''
+        : request.backupType === 'pgdump'
+          ? ' Objects in the dump that already exist make it fail unless --backup-opts has --clean.'
+          : ' The cluster keeps serving until the restored instance is ready, then switches to it and re-creates its other instances from it: their current data is discarded.';
+      if (!request.drill) await confirm(opts, `Restore ${cluster}? This ${what}.${consequence}`);
       const r = await call(cfg, ROUTE.restore, { params: { name: cluster }, body: request });
-      print(opts, r, () => `created restore task ${r.task ?? ''} (backup set ${r.set}, repo${r.repo})${r.plan !== dry.plan ? `\nplan: ${r.plan}` : ''}\nfollow it with: pgo show restore ${cluster}`);
+      const source = r.set ? ` (backup set ${r.set}, repo${r.repo})` : '';
+      print(opts, r, () => `created restore task ${r.task ?? ''}${source}${r.plan !== dry.plan ? `\nplan: ${r.plan}` : ''}\nfollow it with: pgo show restore ${cluster}`);
     }));
   prog.command('show restore <cluster>', 'Show the restores of a cluster: step, progress, backup set, target').action(action(async (cluster: string, opts: Opts) => {
     const list = await call(config(opts), ROUTE['restore.list'], { params: { name: cluster } });

@@ -84,7 +84,7 @@ test('option errors are refused by the API with the option named, exit non-zero,
   assert.is((await restoresOf(ctx, 'hippo')).length, 0, 'a refused request creates no pgtask');
 });
 
-test('a cluster with backups disabled is refused with how to enable them; pgdump restores are not implemented', async (ctx) => {
+test('a cluster with backups disabled is refused with how to enable them; a pg_dump restore is checked, then recorded', async (ctx) => {
   const r = await pgo(ctx.env, 'restore', 'nobackups', '--no-prompt');
   assert.is(r.code, 1, r.stderr);
   assert.match(r.stderr, /cluster nobackups has backups disabled \(spec\.backrest\.enabled: false\)/);
@@ -92,10 +92,25 @@ test('a cluster with backups disabled is refused with how to enable them; pgdump
   const missing = await pgo(ctx.env, 'restore', 'nosuch', '--no-prompt');
   assert.is(missing.code, 1);
   assert.match(missing.stderr, /cluster team-r\/nosuch not found/);
-  const dump = await pgo(ctx.env, 'restore', 'hippo', '--backup-type', 'pgdump', '--no-prompt');
-  assert.is(dump.code, 3, dump.stderr);
-  assert.match(dump.stderr, /restoring a pg_dump backup .* is not implemented yet/);
+  for (const [args, why] of [
+    [[], /--backup-pvc names the volume holding the dumps/],
+    [['--backup-pvc', 'nosuch'], /PersistentVolumeClaim nosuch does not exist/],
+    [['--backup-pvc', 'dumps', '--backup-opts', '--file=/etc/passwd'], /pg_restore option --file=\/etc\/passwd is not allowed/],
+    [['--backup-pvc', 'dumps', '--drill'], /--drill and --node-label go with pgBackRest restores/],
+  ] as const) {
+    const dump = await pgo(ctx.env, 'restore', 'nobackups', '--backup-type', 'pgdump', ...args, '--no-prompt');
+    assert.is(dump.code, 1, dump.stderr);
+    assert.match(dump.stderr, why);
+  }
   assert.is((await restoresOf(ctx, 'nobackups')).length + (await restoresOf(ctx, 'hippo')).length, 0);
+  const core = ctx.h.cp.kubeconfig.makeApiClient(CoreV1Api);
+  await core.createNamespacedPersistentVolumeClaim({ namespace: NS, body: { metadata: { name: 'dumps' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } } });
+  const ok = await pgo(ctx.env, 'restore', 'nobackups', '--backup-type', 'pgdump', '--backup-pvc', 'dumps', '--pgdump-database', 'sales', '--pitr-target', '20261201T1000', '--backup-opts', '--clean --if-exists', '--no-prompt');
+  assert.is(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /plan: restores the pg_dump matching 20261201T1000 of database sales from dumps .* in one transaction/);
+  const [task] = await restoresOf(ctx, 'nobackups');
+  assert.equal(task?.spec.restore?.pgdump, { pvcName: 'dumps', database: 'sales', file: '20261201T1000', options: '--clean --if-exists' });
+  await ctx.tasks.delete(NS, task!.metadata.name);
 });
 
 test('a valid request whose repository cannot be asked is a 503 with the reason, and nothing is created', async (ctx) => {

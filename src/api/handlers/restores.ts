@@ -9,12 +9,14 @@ import { RestoreRefused, planRestore, restoreRequest, type RestorePlan } from '.
 import type { StanzaInfo } from '../../backrest/info.ts';
 import { LABEL } from '../../cluster/names.ts';
 import { REPO_NUMBER, backrestOf, repoKinds } from '../../crd/backrest.ts';
-import type { RestoreSpec } from '../../crd/restore.ts';
+import { restoreSpec, type RestoreSpec } from '../../crd/restore.ts';
 import { API_VERSION } from '../../crd/resources.ts';
 import type { PgClusterResource, PgTaskResource } from '../../crd/types.ts';
-import { describeError } from '../../k8s/custom.ts';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { DumpRestoreRefused, restoreDumpOptions } from '../../actors/dump-restore.ts';
+import { defaultDumpVolume } from '../../actors/pgdump.ts';
+import { describeError, httpStatus } from '../../k8s/custom.ts';
 import { ApiError, issueLines } from '../errors.ts';
-import { MESSAGES } from '../routes.ts';
 import type * as s from '../schemas.ts';
 import { stanzaInfo } from './backups.ts';
 import type { Deps, HandlerTable } from './deps.ts';
@@ -85,10 +87,11 @@ async function repositoryStanza(deps: Deps, c: PgClusterResource): Promise<Stanz
 export const restoreHandlersUsing = (readStanza: StanzaReader): HandlerTable => ({
   restore: async (deps, { params, body }) => {
     const req = body as z.output<typeof s.restoreBody>;
-    if (req.backupType === 'pgdump') throw new ApiError(501, MESSAGES.notImplemented('restoring a pg_dump backup (pgo restore --backup-type=pgdump)'));
     const c = await deps.cluster(params.namespace!, params.name!);
     const { namespace, name } = c.metadata;
     const b = backrestOf(c.spec);
+    if (req.backupType === 'pgdump') return dumpRestore(deps, c, req);
+    if (req.backupPvc || req.pgdumpDatabase) throw new ApiError(400, '--backup-pvc and --pgdump-database go with --backup-type=pgdump', ['body.backupPvc']);
     if (!b.enabled) {
       throw new ApiError(409, `cluster ${name} has backups disabled (spec.backrest.enabled: false): there is no pgBackRest repository to restore from. ` +
         `Enable them (kubectl -n ${namespace} patch pgcluster ${name} --type merge -p '{"spec":{"backrest":{"enabled":true}}}'), wait for the first full backup (pgo show backup ${name}), then restore`);
@@ -108,17 +111,10 @@ export const restoreHandlersUsing = (readStanza: StanzaReader): HandlerTable => 
       if (err instanceof RestoreRefused) throw new ApiError(400, err.message, undefined, { cause: err });
       throw err;
     }
-    const result = { cluster: name, dryRun: req.dryRun === true, plan: plan.description, set: plan.set, repo: plan.repo };
+    const description = req.drill ? `drill: ${plan.description.replace(/ and promotes.*$/, '')} into a throw-away instance, then runs pgbackrest verify, checks it and removes it; the cluster is not touched` : plan.description;
+    const result = { cluster: name, dryRun: req.dryRun === true, plan: description, set: plan.set, repo: plan.repo };
     if (req.dryRun) return { body: result };
-    const task: PgTaskResource = {
-      apiVersion: API_VERSION,
-      kind: 'PGTask',
-      metadata: { name: `${name}-restore-${stamp(new Date())}`, namespace, labels: { [LABEL.cluster]: name } },
-      spec: { type: 'restore', clusterName: name, restore: spec },
-    };
-    const { created, object } = await deps.tasks.createIfAbsent(task);
-    if (!created) throw new ApiError(409, `restore ${object.metadata.name} of cluster ${name} was requested this very second; follow it with pgo show restore ${name}`);
-    return { status: 201, body: { ...result, task: object.metadata.name } };
+    return { status: 201, body: { ...result, task: await createRestoreTask(deps, c, { ...spec, ...(req.drill ? { drill: true } : {}) }) } };
   },
 
   'restore.list': async (deps, { params }) => {
@@ -126,6 +122,48 @@ export const restoreHandlersUsing = (readStanza: StanzaReader): HandlerTable => 
     return { body: { cluster: c.metadata.name, restores: (await restoresOf(deps, c)).map(restoreInfo) } };
   },
 });
+
+/** Records a restore pgtask for the operator; a second one in the same second is a 409. */
+async function createRestoreTask(deps: Deps, c: PgClusterResource, spec: RestoreSpec): Promise<string> {
+  const { namespace, name } = c.metadata;
+  const task: PgTaskResource = {
+    apiVersion: API_VERSION,
+    kind: 'PGTask',
+    metadata: { name: `${name}-restore-${stamp(new Date())}`, namespace, labels: { [LABEL.cluster]: name } },
+    spec: { type: 'restore', clusterName: name, restore: spec },
+  };
+  const { created, object } = await deps.tasks.createIfAbsent(task);
+  if (!created) throw new ApiError(409, `restore ${object.metadata.name} of cluster ${name} was requested this very second; follow it with pgo show restore ${name}`);
+  return object.metadata.name;
+}
+
+/**
+ * `pgo restore --backup-type=pgdump --backup-pvc PVC [--pgdump-database DB] [--pitr-target STAMP]`: v4's
+ * flags, where --pitr-target picks the dump by its timestamp (the newest when unset). Checked here: the
+ * volume exists and the pg_restore options are allowed.
+ */
+async function dumpRestore(deps: Deps, c: PgClusterResource, req: z.output<typeof s.restoreBody>) {
+  const { namespace, name } = c.metadata;
+  if (!req.backupPvc) throw new ApiError(400, `--backup-pvc names the volume holding the dumps (e.g. ${defaultDumpVolume(name)})`, ['body.backupPvc']);
+  if (req.drill || req.nodeLabel) throw new ApiError(400, '--drill and --node-label go with pgBackRest restores, not with --backup-type=pgdump', ['body.drill']);
+  try {
+    restoreDumpOptions(req.backupOpts);
+  } catch (err) {
+    if (err instanceof DumpRestoreRefused) throw new ApiError(400, err.message, ['body.backupOpts'], { cause: err });
+    throw err;
+  }
+  const pgdump = restoreSpec.shape.pgdump.unwrap().safeParse({ pvcName: req.backupPvc, database: req.pgdumpDatabase, file: req.pitrTarget, options: req.backupOpts });
+  if (!pgdump.success) throw new ApiError(400, `invalid pg_dump restore: ${issueLines(pgdump.error, 'restore').join('; ')}`, ['body.pitrTarget']);
+  const core = deps.kc.makeApiClient(CoreV1Api);
+  await core.readNamespacedPersistentVolumeClaim({ namespace, name: req.backupPvc }).catch((err: unknown) => {
+    throw httpStatus(err) === 404 ? new ApiError(400, `PersistentVolumeClaim ${req.backupPvc} does not exist in namespace ${namespace}: name the volume the dumps were written to`, ['body.backupPvc']) : err;
+  });
+  const db = req.pgdumpDatabase ?? c.spec.database;
+  const plan = `restores the ${req.pitrTarget ? `pg_dump matching ${req.pitrTarget}` : 'newest pg_dump'} of database ${db} from ${req.backupPvc} into the running cluster with pg_restore, in one transaction (all of it or nothing)`;
+  const result = { cluster: name, dryRun: req.dryRun === true, plan };
+  if (req.dryRun) return { body: result };
+  return { status: 201, body: { ...result, task: await createRestoreTask(deps, c, { type: 'default', pgdump: pgdump.data }) } };
+}
 
 /** Restore handlers, asking pgBackRest in the cluster's repository host. */
 export const restoreHandlers: HandlerTable = restoreHandlersUsing(repositoryStanza);
