@@ -178,6 +178,33 @@ test('a restore drill restores the latest backup into a throw-away instance, ver
   assert.equal(await rows(ctx), data);
 });
 
+test('pg_dump backup, then pgo restore --backup-type=pgdump: all of the dump or nothing', async (ctx) => {
+  await primarySql(ctx, 'insert into t (id) values (20)');
+  const dump = await pgoJson<{ name: string }>(ctx.env, 'backup', NAME, '--backup-type', 'pgdump');
+  const b = await waitFor('the pg_dump', async () => {
+    const x = await ctx.backups.get(ctx.ns, dump.name);
+    return x.status?.phase === 'Succeeded' || x.status?.phase === 'Failed' ? x : undefined;
+  }, 300_000, 1000);
+  assert.is(b.status?.phase, 'Succeeded', b.status?.error);
+  const atDump = await rows(ctx);
+  await primarySql(ctx, 'delete from t where id = 20');
+  await primarySql(ctx, 'insert into t (id) values (21)');
+  const now = await rows(ctx);
+  const restoreDump = async (...opts: string[]) => {
+    const r = await pgoJson<{ task: string }>(ctx.env, 'restore', NAME, '--backup-type', 'pgdump', '--backup-pvc', `${NAME}-pgdump-pvc`, ...opts, '--no-prompt');
+    return taskEnded(ctx, r.task, 300_000);
+  };
+  // Without --clean the dump's tables collide with the existing ones: pg_restore fails, and its one transaction leaves everything as it was.
+  const failed = await restoreDump();
+  assert.is(failed.status?.phase, 'Failed');
+  assert.match(failed.status?.message ?? '', /already exists/);
+  assert.equal(await rows(ctx), now);
+  const done = await restoreDump('--backup-opts', '--clean --if-exists');
+  assert.is(done.status?.phase, 'Succeeded', done.status?.message);
+  assert.match(done.status?.message ?? '', new RegExp(`restored ${NAME}-userdb-\\d{8}T\\d{6}\\.dump`));
+  assert.equal(await rows(ctx), atDump);
+});
+
 test('restore into a new cluster from a deleted cluster kept with --keep-backups; it archives into its own repository', async (ctx) => {
   await primarySql(ctx, 'insert into t (id) values (8)');
   await primarySql(ctx, 'checkpoint');
