@@ -35,6 +35,9 @@ export function clusterCommands(prog: Sade): void {
     .option('--disable-autofail', 'no automatic failover').option('--sync-replication').option('--shutdown', 'create stopped')
     .option('-z, --policies', 'policies to apply once ready (comma-separated)')
     .option('--parameter', 'PostgreSQL parameter name=value (repeatable)')
+    .option('--restore-from', 'create it from the backups of this cluster (live, or deleted with --keep-backups)')
+    .option('--restore-opts', 'with --restore-from: pgBackRest restore options, e.g. "--type=time --target=\'2026-12-01 10:00:00+00\' --set=20261201-010000F"')
+    .option('--pitr-target', 'with --restore-from: recover to this time, e.g. "2026-12-01 10:00:00+00" (implies --type=time)')
     .action(action(async (name: string, opts: Opts) => {
       const cfg = config(opts);
       const labels = parsePairs(opts.label ?? opts.l, 'label');
@@ -59,9 +62,12 @@ export function clusterCommands(prog: Sade): void {
         shutdown: opts.shutdown ? true : undefined,
         policies: str(opts, 'policies')?.split(','),
         parameters: Object.keys(parameters).length ? parameters : undefined,
+        restoreFrom: str(opts, 'restore-from'),
+        restoreOpts: str(opts, 'restore-opts'),
+        pitrTarget: str(opts, 'pitr-target'),
       };
       const c = await call(cfg, ROUTE['cluster.create'], { body });
-      print(opts, c, () => `created cluster: ${c.name}\nnamespace: ${c.namespace}\nfollow it with: pgo show cluster ${c.name} -n ${c.namespace}  (or pgo watch ${c.name})`);
+      print(opts, c, () => `created cluster: ${c.name}\nnamespace: ${c.namespace}\n${c.message ? `${c.message}\n` : ''}follow it with: pgo show cluster ${c.name} -n ${c.namespace}  (or pgo watch ${c.name})`);
     }));
 
   prog
@@ -76,14 +82,17 @@ export function clusterCommands(prog: Sade): void {
     }));
 
   prog
-    .command('delete cluster [name]', 'Delete clusters (their data too, unless --keep-data)')
+    .command('delete cluster [name]', 'Delete clusters (their data and backups too, unless --keep-data / --keep-backups)')
     .option('--keep-data', 'keep the volumes')
+    .option('--keep-backups', 'keep the pgBackRest repository (host, volume, settings) for a later pgo create cluster --restore-from')
     .action(action(async (name: string | undefined, opts: Opts) => {
       const cfg = config(opts);
       const names = await targets(cfg, opts, name);
-      await confirm(opts, `deleting cluster(s) ${names.join(', ')}${opts['keep-data'] ? ' (keeping data)' : ' and their data'}`);
+      const keepData = opts['keep-data'] ? true : undefined;
+      const keepBackups = opts['keep-backups'] ? true : undefined;
+      await confirm(opts, `deleting cluster(s) ${names.join(', ')}${keepData ? ' (keeping data)' : ' and their data'}${keepBackups ? ' (keeping backups)' : ' and their backups'}`);
       for (const n of names) {
-        const r = await call(cfg, ROUTE['cluster.delete'], { params: { name: n }, query: { keepData: opts['keep-data'] ? true : undefined } });
+        const r = await call(cfg, ROUTE['cluster.delete'], { params: { name: n }, query: { keepData, keepBackups } });
         print(opts, r, () => r.message);
       }
     }));

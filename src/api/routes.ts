@@ -74,7 +74,7 @@ export const ROUTES = [
   { id: 'cluster.list', method: 'GET', path: `${ns}/clusters`, permission: 'ShowCluster', summary: 'list clusters (optionally by label selector)', query: s.listQuery, response: s.clusterList },
   { id: 'cluster.get', method: 'GET', path: cl, permission: 'ShowCluster', summary: 'show a cluster', response: s.clusterInfo },
   { id: 'cluster.update', method: 'PATCH', path: cl, permission: 'UpdateCluster', summary: 'update a cluster', body: s.clusterUpdateBody, response: s.clusterInfo },
-  { id: 'cluster.delete', method: 'DELETE', path: cl, permission: 'DeleteCluster', summary: 'delete a cluster (keepData keeps its volumes)', query: s.keepDataQuery, response: s.messageResult },
+  { id: 'cluster.delete', method: 'DELETE', path: cl, permission: 'DeleteCluster', summary: 'delete a cluster (keepData keeps its volumes, keepBackups its pgBackRest repository)', query: s.clusterDeleteQuery, response: s.messageResult },
   { id: 'cluster.scale', method: 'POST', path: `${cl}/replicas`, permission: 'ScaleCluster', summary: 'add replicas (pgreplicas)', body: s.scaleBody, response: s.scaleResult },
   { id: 'cluster.replicas', method: 'GET', path: `${cl}/replicas`, permission: 'ScaleCluster', summary: 'replicas that scaledown can remove', response: s.candidateList },
   { id: 'cluster.scaledown', method: 'DELETE', path: `${cl}/replicas/{replica}`, permission: 'ScaleCluster', summary: 'remove one replica', query: s.keepDataQuery, response: s.messageResult },

@@ -65,6 +65,9 @@ export const clusterCreateBody = z.strictObject({
   shutdown: z.boolean().optional(),
   policies: z.array(name).max(50).optional(),
   parameters: pgParameters.optional(),
+  restoreFrom: clusterName.optional().describe('--restore-from: the cluster (live, or deleted with --keep-backups) whose repository host to restore the new cluster from'),
+  restoreOpts: z.string().max(1000).optional().describe('--restore-opts, with restoreFrom: pgBackRest restore options, e.g. "--type=time --target=\'2026-12-01 10:00:00+00\' --set=20261201-010000F" (a whitelist; no --repo)'),
+  pitrTarget: z.string().min(1).max(MAX_TARGET_LENGTH).optional().describe('--pitr-target, with restoreFrom: a time such as "2026-12-01 10:00:00+00" (implies --type=time)'),
 });
 
 /** `pgo update cluster`. */
@@ -83,6 +86,9 @@ export const clusterUpdateBody = z
 
 /** `pgo delete cluster`, `pgo scaledown --target`. */
 export const keepDataQuery = z.strictObject({ keepData: queryBool });
+
+/** `pgo delete cluster`: keepBackups keeps the pgBackRest repository (host, volume, settings) for a later --restore-from. */
+export const clusterDeleteQuery = keepDataQuery.extend({ keepBackups: queryBool });
 
 /** `pgo show cluster --selector`. */
 export const listQuery = z.strictObject({ selector: selector.optional() });

@@ -3,14 +3,16 @@ import { quantityValue } from '../../crd/limits.ts';
 import type { V1PersistentVolumeClaim, V1Service } from '@kubernetes/client-node';
 import type { z } from 'zod';
 import { backrestOf } from '../../crd/backrest.ts';
-import { KEEP_DATA_ANNOTATION, LABEL, MANAGED_BY } from '../../cluster/names.ts';
+import { KEEP_BACKUPS_ANNOTATION, KEEP_DATA_ANNOTATION, LABEL, MANAGED_BY } from '../../cluster/names.ts';
 import { pgClusterSpec } from '../../crd/pgcluster.ts';
 import { API_VERSION } from '../../crd/resources.ts';
+import { httpStatus } from '../../k8s/custom.ts';
 import type { PgClusterResource, PgReplicaResource } from '../../crd/types.ts';
 import { ApiError, validate } from '../errors.ts';
 import type * as s from '../schemas.ts';
 import { labelKey } from '../schemas.ts';
-import type { Deps, HandlerTable } from './deps.ts';
+import type { Deps, Handler, HandlerTable } from './deps.ts';
+import { planRestoreFrom, readSourceStanza, refuseKeptRepository, type SourceStanzaReader } from './restore-from.ts';
 
 type ClusterInfo = z.infer<typeof s.clusterInfo>;
 
@@ -99,22 +101,48 @@ export function specFromCreate(b: z.output<typeof s.clusterCreateBody>): Record<
   return spec;
 }
 
-/** Cluster handlers. */
-export const clusterHandlers: HandlerTable = {
-  'cluster.create': async (deps, { params, body }) => {
+async function exists(deps: Deps, namespace: string, name: string): Promise<boolean> {
+  try {
+    await deps.clusters.get(namespace, name);
+    return true;
+  } catch (err) {
+    if (httpStatus(err) === 404) return false;
+    throw err;
+  }
+}
+
+/**
+ * `pgo create cluster`, reading a --restore-from source's repository with `readStanza` (tests give
+ * pgBackRest's answer directly). Everything is checked before the pgcluster is created; nothing else is.
+ */
+export function createClusterUsing(readStanza: SourceStanzaReader): Handler {
+  return async (deps, { params, body }) => {
     const b = body as z.output<typeof s.clusterCreateBody>;
+    const namespace = params.namespace!;
     const spec = specFromCreate(b);
     validate(pgClusterSpec, spec, 'spec');
+    // Before reading the source's repository: a name taken needs no pgBackRest call to refuse.
+    if (b.restoreFrom !== undefined && (await exists(deps, namespace, b.name))) throw new ApiError(409, `cluster ${namespace}/${b.name} already exists`);
+    await refuseKeptRepository(deps, namespace, b);
+    const restore = await planRestoreFrom(deps, namespace, b, readStanza);
+    if (restore) spec.dataSource = restore.dataSource;
     const obj = {
       apiVersion: API_VERSION,
       kind: 'PGCluster',
-      metadata: { name: b.name, namespace: params.namespace!, labels: b.labels ?? {} },
+      metadata: { name: b.name, namespace, labels: b.labels ?? {} },
       spec,
     } as unknown as PgClusterResource;
     const { created, object } = await deps.clusters.createIfAbsent(obj);
-    if (!created) throw new ApiError(409, `cluster ${params.namespace}/${b.name} already exists`);
-    return { status: 201, body: clusterInfo(object, [], []) };
-  },
+    if (!created) throw new ApiError(409, `cluster ${namespace}/${b.name} already exists`);
+    const info = clusterInfo(object, [], []);
+    if (restore) info.message = `restoring from cluster ${b.restoreFrom}: ${restore.plan.description}`;
+    return { status: 201, body: info };
+  };
+}
+
+/** Cluster handlers. */
+export const clusterHandlers: HandlerTable = {
+  'cluster.create': createClusterUsing(readSourceStanza),
 
   'cluster.list': async (deps, { params, query }) => {
     const namespace = params.namespace!;
@@ -147,15 +175,18 @@ export const clusterHandlers: HandlerTable = {
 
   'cluster.delete': async (deps, { params, query }) => {
     const { namespace, name } = params as { namespace: string; name: string };
+    const q = query as z.output<typeof s.clusterDeleteQuery>;
     await deps.cluster(namespace, name);
-    if (query.keepData) {
-      // The annotation is read by the operator's finalizer before Kubernetes collects the volumes.
+    const keep = { ...(q.keepData ? { [KEEP_DATA_ANNOTATION]: 'true' } : {}), ...(q.keepBackups ? { [KEEP_BACKUPS_ANNOTATION]: 'true' } : {}) };
+    if (Object.keys(keep).length) {
+      // The annotations are read by the operator's finalizer before Kubernetes collects the volumes and the repository.
       await deps.clusters.mutate(namespace, name, (c) => {
-        c.metadata.annotations = { ...c.metadata.annotations, [KEEP_DATA_ANNOTATION]: 'true' };
+        c.metadata.annotations = { ...c.metadata.annotations, ...keep };
       });
     }
     await deps.clusters.delete(namespace, name);
-    return { body: { message: `deleted pgcluster ${name}${query.keepData ? ' (data kept)' : ''}` } };
+    const kept = [q.keepData && 'data kept', q.keepBackups && `backups kept: restore them with pgo create cluster NAME --restore-from ${name}`].filter(Boolean);
+    return { body: { message: `deleted pgcluster ${name}${kept.length ? ` (${kept.join('; ')})` : ''}` } };
   },
 
   'cluster.label': async (deps, { params, body }) => {
