@@ -143,12 +143,15 @@ export const userDeleteQuery = z.strictObject({ username: sqlName });
 
 /** `pgo restore`: checked against the cluster's repository, then recorded as a pgtask of type restore. */
 export const restoreBody = z.strictObject({
-  backupType: z.enum(['pgbackrest', 'pgdump']).default('pgbackrest').describe('pgdump: not implemented yet'),
+  backupType: z.enum(['pgbackrest', 'pgdump']).default('pgbackrest').describe('pgdump: restore a pg_dump from --backup-pvc into the running cluster'),
   pitrTarget: z.string().min(1).max(MAX_TARGET_LENGTH).optional().describe('--pitr-target: a time such as "2026-12-01 10:00:00+00" (implies --type=time)'),
   backupOpts: z.string().max(1000).optional().describe('pgBackRest restore options, e.g. "--type=time --set=20261201-010000F" (a whitelist)'),
   nodeLabel: nodeLabel.optional().describe('--node-label key=value: placement of the restored instance'),
   nodeAffinityType: affinityType.optional().describe('with nodeLabel: preferred (default) or required'),
   dryRun: z.boolean().optional().describe('check and plan only; nothing is created'),
+  drill: z.boolean().optional().describe('--drill: restore into a throw-away instance, verify, record the RTO, remove it; the cluster is not touched'),
+  backupPvc: z.string().min(1).max(253).optional().describe('pgdump: the volume holding the dumps'),
+  pgdumpDatabase: sqlName.optional().describe("pgdump: the database to restore into; the cluster's database when unset"),
 });
 
 /** `pgo upgrade`. */
@@ -264,8 +267,8 @@ export const restoreResult = z.object({
   cluster: z.string(),
   dryRun: z.boolean(),
   plan: z.string().describe('what the restore will do'),
-  set: z.string().describe('the backup set it restores'),
-  repo: z.int().describe('the repository it restores from'),
+  set: z.string().optional().describe('the backup set it restores (pgBackRest)'),
+  repo: z.int().optional().describe('the repository it restores from (pgBackRest)'),
   task: z.string().optional().describe('the pgtask recording the request (absent on a dry run)'),
 });
 

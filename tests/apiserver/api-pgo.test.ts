@@ -123,7 +123,7 @@ test('failover: --query lists replicas from status, a bad target is refused, a s
 });
 
 test('data operations without a backend answer "not implemented yet" and exit non-zero', async ({ env }) => {
-  for (const args of [['restore', 'hippo', '--backup-type', 'pgdump', '--no-prompt'], ['upgrade', 'hippo', '--no-prompt'], ['load', 'hippo'], ['apply', 'p1', '-s', 'env=dev'], ['create', 'user', 'hippo', '--username', 'bob'], ['scaledown', 'hippo', '--target', 'hippo-abcd', '--keep-data', '--no-prompt']]) {
+  for (const args of [['upgrade', 'hippo', '--no-prompt'], ['load', 'hippo'], ['apply', 'p1', '-s', 'env=dev'], ['create', 'user', 'hippo', '--username', 'bob'], ['scaledown', 'hippo', '--target', 'hippo-abcd', '--keep-data', '--no-prompt']]) {
     const r = await pgo(env, ...args);
     assert.is(r.code, 3, `${args.join(' ')}: ${r.code} ${r.stdout} ${r.stderr}`);
     assert.match(r.stderr, /not implemented yet/);
