@@ -42,6 +42,8 @@ export function formatCluster(c: Cluster): string {
     const state = c.backrest.archiving === 'True' ? 'ok' : c.backrest.archiving === 'False' ? 'FAILING' : 'unknown';
     lines.push(`\tbackups : pgBackRest ${c.backrest.storageType}; WAL archiving ${state}${c.backrest.archivingMessage ? ` - ${c.backrest.archivingMessage}` : ''}`);
   } else lines.push('\tbackups : disabled');
+  if (c.restore) lines.push(`\trestore : ${c.restore.phase} (pgtask ${c.restore.task}, ${c.restore.time})${c.restore.message ? ` - ${c.restore.message}` : ''}`);
+  if (c.lastDrill) lines.push(`\tlast drill : ${c.lastDrill.succeeded ? 'passed' : 'FAILED'} ${c.lastDrill.time}${c.lastDrill.rtoSeconds !== undefined ? `, RTO ${c.lastDrill.rtoSeconds} s` : ''}`);
   if (c.disableAutofail) lines.push('\tautofail : disabled');
   if (c.shutdown) lines.push('\tshutdown : true');
   lines.push(`\tlabels : ${Object.entries(c.labels).map(([k, v]) => `${k}=${v}`).join(' ')}`);

@@ -207,7 +207,8 @@ export class RestoreActor {
       const log = await this.log(pod, false);
       const percent = restorePercent(log);
       if (percent !== undefined) await this.progress({ percent });
-      return /starting PostgreSQL/.test(log);
+      // The entrypoint's line, or PostgreSQL's own once the tail has moved past it.
+      return /starting PostgreSQL|\bLOG: /.test(log);
     });
     await this.progress({ percent: 100 });
   }

@@ -244,6 +244,8 @@ export const clusterInfo = z.object({
   created: z.string().optional(),
   /** pgBackRest: the repositories and the WALArchiving condition (absent when backups are off). */
   backrest: z.object({ storageType: z.string(), archiving: z.string().optional(), archivingMessage: z.string().optional() }).optional(),
+  restore: z.object({ task: z.string(), phase: z.string(), message: z.string().optional(), time: z.string() }).optional().describe('the latest restore and its step'),
+  lastDrill: z.object({ task: z.string(), time: z.string(), succeeded: z.boolean(), backupSet: z.string().optional(), rtoSeconds: z.number().optional(), message: z.string() }).optional().describe('the latest restore drill'),
 });
 
 /** `pgo show cluster` (list). */

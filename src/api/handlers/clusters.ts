@@ -43,6 +43,8 @@ export function clusterInfo(c: PgClusterResource, services: V1Service[], replica
     shutdown: spec.shutdown ?? false,
     created: c.metadata.creationTimestamp ? new Date(c.metadata.creationTimestamp).toISOString() : undefined,
     backrest: backrestSummary(c),
+    restore: c.status?.restore,
+    lastDrill: c.status?.lastDrill,
   };
 }
 
