@@ -77,7 +77,10 @@ export function startSources(kc: KubeConfig, bus: EventBus, log: (l: string) => 
     if (type === 'DELETED') return void phases.delete(key);
     if (type !== 'ADDED' && type !== 'MODIFIED') return;
     const phase = t.status?.phase ?? 'Pending';
-    const progress = `${phase}\u0000${t.status?.message ?? ''}`;
+    // A restore's progress too: the percent of files fetched while it restores.
+    const r = t.status?.restore;
+    const message = `${t.status?.message ?? ''}${phase === 'Running' && r?.phase === 'Restoring' && r.percent !== undefined ? ` (${r.percent}% of the files fetched)` : ''}` || undefined;
+    const progress = `${phase}\u0000${message ?? ''}`;
     if (phases.get(key) === progress) return;
     phases.set(key, progress);
     bus.publish({
@@ -88,7 +91,7 @@ export function startSources(kc: KubeConfig, bus: EventBus, log: (l: string) => 
       task: t.metadata.name,
       type: t.spec?.type,
       phase,
-      message: t.status?.message,
+      message,
     });
   }, log);
   return { stop: () => (events.stop(), taskWatch.stop()) };
