@@ -162,6 +162,28 @@ test('pgo restore --pitr-target in place: exactly the rows committed before the 
   assert.equal(await restoringReplicas(ctx), []);
 });
 
+test('a restore across a failover: the target on the timeline the failover began', async (ctx) => {
+  const before = await cluster(ctx);
+  const replica = before.status!.instances!.find((i) => i.role === 'replica')!.name;
+  const f = await pgo(ctx.env, 'failover', NAME, '--target', replica, '--no-prompt');
+  assert.is(f.code, 0, f.stderr);
+  await waitFor(`${replica} the primary`, async () => ((await cluster(ctx)).status?.currentPrimary === replica ? true : undefined), 120_000, 1000);
+  await ready(ctx, 2);
+  const timeline = Number(await primarySql(ctx, 'select timeline_id from pg_control_checkpoint()'));
+  await primarySql(ctx, 'insert into t (id) values (30)');
+  await new Promise((r) => setTimeout(r, 1500));
+  const target = await primarySql(ctx, "select to_char(now() at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'");
+  const kept = await rows(ctx);
+  await new Promise((r) => setTimeout(r, 1500));
+  await primarySql(ctx, 'insert into t (id) values (31)');
+  const r = await pgoJson<{ task: string }>(ctx.env, 'restore', NAME, '--pitr-target', target, '--no-prompt');
+  const done = await taskEnded(ctx, r.task);
+  assert.is(done.status?.phase, 'Succeeded', done.status?.message);
+  await ready(ctx, 2);
+  assert.equal(await rows(ctx), kept, 'row 30 from the new timeline, not 31');
+  assert.ok(Number(await primarySql(ctx, 'select timeline_id from pg_control_checkpoint()')) > timeline);
+});
+
 test('a restore drill restores the latest backup into a throw-away instance, verifies it and records the RTO', async (ctx) => {
   const before = await cluster(ctx);
   const data = await rows(ctx);
