@@ -381,6 +381,10 @@ export class ClusterActor {
     return {
       cluster: () => this.cluster,
       observation: () => this.actor.getSnapshot().context.observation,
+      livePods: (instance) =>
+        this.deps.pods(namespace, name)
+          .filter((p) => p.metadata?.labels?.[LABEL.instance] === instance && !p.metadata?.deletionTimestamp)
+          .map((p) => ({ name: p.metadata!.name!, ip: p.status?.podIP })),
       endpoint: (ip) => this.endpoint(ip),
       setRole: (instance, role) => this.roles.set(instance, role),
       applyDeployment: async (instance) => {

@@ -15,6 +15,8 @@ import { instanceState, promote, withInstance, type Endpoint } from '../pg/insta
 export interface FailoverHost {
   cluster(): PgClusterResource;
   observation(): Observation | undefined;
+  /** The instance's pods now (from the informer, not the last observation): name and IP, terminating ones left out. */
+  livePods(instance: string): { name: string; ip?: string }[];
   endpoint(podIP: string): Promise<Endpoint>;
   /** Sets an instance's pod role label (no-op when it has no pod). */
   setRole(instance: string, role: Role): Promise<void>;
@@ -57,8 +59,10 @@ export async function fence(host: FailoverHost, intent: FailoverIntent): Promise
   await host.setRole(intent.from, 'fenced');
   if (intent.kind === 'restore') {
     // The restored instance does not stream from the old primary: nothing to wait for, only to stop it.
-    const old = instance(host, intent.from);
-    if (old?.podName && old.pg && !old.pg.inRecovery) await host.stopInstance(old.podName).catch((err: unknown) => host.log(`stopping ${intent.from}: ${describeError(err)}`));
+    for (const pod of host.livePods(intent.from)) {
+      const state = pod.ip ? await withInstance(await host.endpoint(pod.ip), instanceState, 1000).catch(() => undefined) : undefined;
+      if (state && !state.inRecovery) await host.stopInstance(pod.name).catch((err: unknown) => host.log(`stopping ${intent.from}: ${describeError(err)}`));
+    }
     await host.applyDeployment(intent.from);
     host.event('Normal', 'Fenced', `took ${intent.from} out of the primary Service and stopped it: ${intent.reason}`);
     return;
@@ -74,14 +78,16 @@ export async function fence(host: FailoverHost, intent: FailoverIntent): Promise
 
 /** Stops a still-writable old primary (fast shutdown) and waits until the target has received all it wrote. */
 async function stopCleanly(host: FailoverHost, intent: FailoverIntent): Promise<void> {
-  const old = instance(host, intent.from);
   let finalLsn: string | undefined;
-  // Only when the last observation had it answering as a primary: a frozen or cut-off one is not waited for.
-  if (old?.podIP && old.podName && old.pg && !old.pg.inRecovery) {
-    const state = await withInstance(await host.endpoint(old.podIP), instanceState, 1000).catch(() => undefined);
+  // Every pod of the old primary now, not only the one last observed: a replacement pod (the old one was
+  // deleted) may have started as the primary since, and its clients' commits must reach the target too.
+  // Each is asked for a second at most: a frozen or cut-off one is not waited for.
+  for (const pod of host.livePods(intent.from)) {
+    if (!pod.ip) continue;
+    const state = await withInstance(await host.endpoint(pod.ip), instanceState, 1000).catch(() => undefined);
     if (state && !state.inRecovery) {
-      finalLsn = state.currentLsn ?? undefined;
-      await host.stopInstance(old.podName);
+      if (lsnValue(state.currentLsn) > lsnValue(finalLsn)) finalLsn = state.currentLsn ?? undefined;
+      await host.stopInstance(pod.name);
     }
   }
   const target = instance(host, intent.to);
