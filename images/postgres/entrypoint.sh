@@ -155,7 +155,7 @@ if [ "${PGO_BACKREST:-off}" = on ]; then
   mkdir -p /pgdata/pgbackrest/log /pgdata/pgbackrest/spool
   cat >> "$PGDATA/pgo.conf" <<CONF
 archive_mode = on
-archive_command = 'pgo-archive-push "%p"'
+archive_command = 'pgo-member-only pgbackrest --stanza=db archive-push "%p"'
 archive_timeout = ${PGO_ARCHIVE_TIMEOUT:-60}
 restore_command = 'pgbackrest --stanza=db archive-get %f "%p"'
 CONF
