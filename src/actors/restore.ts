@@ -239,7 +239,8 @@ export class RestoreActor {
         if (unschedulableSince && Date.now() - unschedulableSince > UNSCHEDULABLE_MS) throw new Error(`${d.instance} cannot be scheduled: ${unscheduled?.message ?? 'no node fits'}`);
         const c = database(pod);
         if (c && (c.restartCount > 0 || c.state?.terminated)) {
-          const log = await this.log(pod, c.restartCount > 0);
+          // Both logs: the kubelet may have restarted the container between the pod read and this one.
+          const log = `${await this.log(pod, true)}\n${await this.log(pod, false)}`;
           throw new Error(restoreFailure(log) ?? `the restore instance's container exited (code ${c.lastState?.terminated?.exitCode ?? c.state?.terminated?.exitCode ?? '?'})`);
         }
         if (await done(pod)) return;
