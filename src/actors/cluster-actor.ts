@@ -316,7 +316,7 @@ export class ClusterActor {
       this.actor.send({ type: 'OBSERVED', observation });
       await this.requests.retryWaiting();
       this.unfence();
-      this.cluster = (await finishDataSource(this.deps, this.cluster, observation, (ip) => this.endpoint(ip))) ?? this.cluster;
+      this.cluster = (await finishDataSource(this.deps, this.cluster, observation)) ?? this.cluster;
       await this.roles.labelAll();
       step = 'demote, promote, restart';
       const host = this.instanceHost();

@@ -18,8 +18,9 @@ import type { PgClusterResource } from '../crd/types.ts';
 import { describeError, httpStatus, type CustomResources } from '../k8s/custom.ts';
 import type { EventRecorder } from '../k8s/events.ts';
 import { SpecRejected } from '../machines/cluster.ts';
-import { withInstance, type Endpoint } from '../pg/instance.ts';
-import { RELOAD, RESTORE_SETTINGS } from '../pg/sql.ts';
+import { execInPod } from '../k8s/exec.ts';
+import { passwordVerifier } from '../pg/password.ts';
+import { RELOAD, RESTORE_SETTINGS, ident } from '../pg/sql.ts';
 import { readInfo, repoHostPod } from './backup.ts';
 
 /** The source's pgbackrest.conf inside the restoring instance. */
@@ -115,24 +116,42 @@ async function ensureSourceSecret(core: CoreV1Api, cluster: PgClusterResource, s
 
 /**
  * Upkeep after each observation: once the restored first instance is out of recovery, clears the restore's
- * settings (a standby cloned with them would stop at the target and promote itself) and records the
- * restore as done, which makes it the primary in the Services. Resolves to the cluster written, if any.
+ * settings (a standby cloned with them would stop at the target and promote itself) and gives the restored
+ * roles this cluster's passwords (the data came with the source's), then records the restore as done, which
+ * makes the instance the primary in the Services. Through the pod's local socket: the operator's own
+ * password does not work until then. Resolves to the cluster written, if any.
  */
 export async function finishDataSource(
-  deps: { clusters: CustomResources<PgClusterResource>; events: EventRecorder },
+  deps: { kc: KubeConfig; clusters: CustomResources<PgClusterResource>; events: EventRecorder },
   cluster: PgClusterResource,
   o: Observation,
-  endpoint: (ip: string) => Promise<Endpoint>,
 ): Promise<PgClusterResource | undefined> {
   if (!restoringFromSource(cluster) || !cluster.status?.dataSource) return undefined;
   const primary = o.instances.find((i) => i.name === o.primary);
-  if (!primary?.podIP || !primary.pg || primary.pg.inRecovery) return undefined;
-  await withInstance(await endpoint(primary.podIP), async (client) => {
-    for (const setting of RESTORE_SETTINGS) await client.query(`alter system reset ${setting}`);
-    await client.query(RELOAD);
-  }, 10_000);
+  if (!primary?.podName || !primary.ready) return undefined;
   const { namespace, name } = cluster.metadata;
+  const psql = async (...commands: string[]) => {
+    const { output, status } = await execInPod(deps.kc, namespace, primary.podName!, 'database',
+      ['psql', '-X', '-At', '-v', 'ON_ERROR_STOP=1', '-h', PATHS.socket, '-U', 'postgres', '-d', 'postgres', ...commands.flatMap((c) => ['-c', c])]);
+    if (status?.status !== 'Success') throw new Error(`finishing the restore in ${primary.podName}: ${output.trim().slice(-300) || status?.message}`);
+    return output.trim();
+  };
+  if ((await psql('select pg_is_in_recovery()')) !== 'f') return undefined;
+  const core = deps.kc.makeApiClient(CoreV1Api);
+  const n = clusterNames(name);
+  const secret = async (s: string) => Buffer.from((await core.readNamespacedSecret({ namespace, name: s })).data?.password ?? '', 'base64').toString();
+  const { spec } = cluster;
+  const roles: [string, string, string][] = [['postgres', await secret(n.superuserSecret), ''], ['replicator', await secret(n.replicationSecret), ' replication'], [spec.user, await secret(n.userSecret(spec.user)), '']];
+  await psql(
+    ...RESTORE_SETTINGS.map((setting) => `alter system reset ${setting}`),
+    RELOAD,
+    // Verifiers, never the passwords themselves, reach the server.
+    ...roles.map(([role, , extra]) => `do $$ begin if not exists (select from pg_roles where rolname = ${literal(role)}) then create role ${ident(role)} login${extra}; end if; end $$`),
+    ...roles.map(([role, password]) => `alter role ${ident(role)} password ${literal(passwordVerifier(spec.passwordType, password, role))}`),
+  );
   const written = await deps.clusters.updateStatus(namespace, name, (c) => ({ ...c.status, dataSource: { ...c.status!.dataSource!, restored: true } }));
-  deps.events.record(cluster, 'Normal', 'RestoredFromSource', `restored from ${cluster.spec.dataSource!.clusterName}: ${cluster.status.dataSource.plan}; ${primary.name} is the primary`);
+  deps.events.record(cluster, 'Normal', 'RestoredFromSource', `restored from ${spec.dataSource!.clusterName}: ${cluster.status.dataSource.plan}; ${primary.name} is the primary, with this cluster's passwords`);
   return written;
 }
+
+const literal = (v: string) => `'${v.replace(/'/g, "''")}'`;
