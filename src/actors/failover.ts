@@ -33,13 +33,19 @@ export interface FailoverHost {
   log(line: string): void;
 }
 
+/**
+ * Synchronous replication: the target did not receive all the old primary wrote before it stopped (another
+ * replica may have, and acknowledged it): the machine chooses again rather than promote it.
+ */
+export class TargetBehind extends Error {}
+
 /** Runs `work` until it succeeds, backing off up to 2 s between tries; gives up only when `signal` aborts. */
 export async function untilDone(what: string, work: () => Promise<void>, signal: AbortSignal, log: (line: string) => void): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await work();
     } catch (err) {
-      if (signal.aborted) throw err;
+      if (signal.aborted || err instanceof TargetBehind) throw err;
       log(`${what} (attempt ${attempt}): ${describeError(err)}; retrying`);
       await sleep(Math.min(2000, 200 * attempt), undefined, { signal });
     }
@@ -101,7 +107,9 @@ async function stopCleanly(host: FailoverHost, intent: FailoverIntent): Promise<
   }
   // A switchover, or synchronous replication, promises to lose nothing: retry (the old primary is stopped by
   // now). An asynchronous failover goes on.
-  if (intent.kind === 'switchover' || host.cluster().spec.syncReplication) throw new Error(`${intent.to} did not receive the old primary's WAL up to ${finalLsn} within 30 s`);
+  const behind = `${intent.to} did not receive the old primary's WAL up to ${finalLsn} within 30 s`;
+  if (intent.kind === 'switchover') throw new Error(behind);
+  if (host.cluster().spec.syncReplication) throw new TargetBehind(`${behind}: choosing again among the replicas`);
   host.log(`${intent.to} did not receive the old primary's WAL up to ${finalLsn} within 30 s; failing over anyway`);
 }
 

@@ -313,7 +313,8 @@ export const clusterMachine = setup({
         },
         fencing: {
           meta: { description: 'removing the failed primary from the primary Service' },
-          invoke: { src: 'fence', input: ({ context }) => ({ intent: context.failover! }), onDone: 'promoting' },
+          // Synchronous replication and a target behind the stopped old primary: another replica may have what it acknowledged.
+          invoke: { src: 'fence', input: ({ context }) => ({ intent: context.failover! }), onDone: 'promoting', onError: { target: 'choosing', actions: 'clearTarget' } },
         },
         promoting: {
           meta: { description: 'promoting the target' },

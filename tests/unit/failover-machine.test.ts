@@ -167,4 +167,10 @@ test('a restore switch replaces the primary, healthy or not, with the restored i
   assert.not.ok(busy.snapshot.can(restore));
 });
 
+test('fencing that finds the target behind the stopped old primary chooses again', () => {
+  const r = run([applied, healthy, primaryDown, delay, done('failover.recording'), failed('failover.fencing')]);
+  assert.is(r.states.at(-1), 'failover.recording', 'chose a target again and records it');
+  assert.ok(r.context.failover?.to, 'a target chosen from the latest observation');
+});
+
 test.run();
