@@ -173,6 +173,8 @@ export class RestoreActor {
     const primary = cluster.status?.instances?.find((i) => i.name === cluster.status?.currentPrimary && i.ready && i.podIP);
     if (!primary?.podIP) return;
     try {
+      // A frozen or cut-off primary is not waited for: asked for two seconds first.
+      await withInstance(await this.endpoint(primary.podIP), instanceState, 2000);
       await withInstance(await this.endpoint(primary.podIP), async (client) => {
         const { rows } = await client.query<{ wal: string }>('select pg_walfile_name(pg_switch_wal()) as wal');
         for (let i = 0; i < 30; i++) {
