@@ -229,11 +229,6 @@ export class ClusterActor {
     return true;
   }
 
-  /** The primary instance now (the machine's context). */
-  get primary(): string {
-    return this.actor.getSnapshot().context.primary;
-  }
-
   /** A failover or switchover pgtask (see FailoverRequests). */
   request(task: PgTaskResource): Promise<void> {
     return this.requests.request(task);

@@ -20,7 +20,7 @@ import type { EventRecorder } from '../k8s/events.ts';
 import { SpecRejected } from '../machines/cluster.ts';
 import { execInPod } from '../k8s/exec.ts';
 import { passwordVerifier } from '../pg/password.ts';
-import { RELOAD, RESTORE_SETTINGS, ident } from '../pg/sql.ts';
+import { RESET_RESTORE_SETTINGS, ident } from '../pg/sql.ts';
 import { readInfo, repoHostPod } from './backup.ts';
 
 /** The source's pgbackrest.conf inside the restoring instance. */
@@ -143,8 +143,7 @@ export async function finishDataSource(
   const { spec } = cluster;
   const roles: [string, string, string][] = [['postgres', await secret(n.superuserSecret), ''], ['replicator', await secret(n.replicationSecret), ' replication'], [spec.user, await secret(n.userSecret(spec.user)), '']];
   await psql(
-    ...RESTORE_SETTINGS.map((setting) => `alter system reset ${setting}`),
-    RELOAD,
+    ...RESET_RESTORE_SETTINGS,
     // Verifiers, never the passwords themselves, reach the server.
     ...roles.map(([role, , extra]) => `do $$ begin if not exists (select from pg_roles where rolname = ${literal(role)}) then create role ${ident(role)} login${extra}; end if; end $$`),
     ...roles.map(([role, password]) => `alter role ${ident(role)} password ${literal(passwordVerifier(spec.passwordType, password, role))}`),

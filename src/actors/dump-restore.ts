@@ -6,14 +6,13 @@
  */
 import { BatchV1Api, CoreV1Api, type KubeConfig, type V1Job } from '@kubernetes/client-node';
 import { createActor, fromPromise, type Actor } from 'xstate';
-import { POSTGRES_UID } from '../backrest/objects.ts';
 import { ownerRef } from '../cluster/builders.ts';
-import { clusterLabels, clusterNames } from '../cluster/names.ts';
+import { clusterNames } from '../cluster/names.ts';
 import type { PgClusterResource, PgTaskResource } from '../crd/types.ts';
 import { describeError, httpStatus, type CustomResources } from '../k8s/custom.ts';
 import type { EventRecorder } from '../k8s/events.ts';
 import { dumpRestoreMachine } from '../machines/dump-restore.ts';
-import { jobResult } from './pgdump.ts';
+import { dumpVolumeJob, jobResult } from './pgdump.ts';
 
 /** pg_restore options a user may pass (the rest could write files or run as someone else). */
 const RESTORE_DUMP_OPTIONS = /^--(clean|if-exists|no-owner|no-privileges|no-comments|data-only|schema-only|no-tablespaces|disable-triggers|(schema|exclude-schema|table)=[A-Za-z0-9_.]{1,128})$/;
@@ -47,38 +46,15 @@ const SCRIPT = [
 export function dumpRestoreJob(cluster: PgClusterResource, task: PgTaskResource, options: string[]): V1Job {
   const dump = task.spec.restore!.pgdump!;
   const names = clusterNames(cluster.metadata.name);
-  const labels = clusterLabels(cluster.metadata.name, cluster.spec.userLabels);
-  return {
-    apiVersion: 'batch/v1',
-    kind: 'Job',
-    metadata: { name: dumpRestoreJobName(task), namespace: cluster.metadata.namespace, labels, ownerReferences: [ownerRef(task)] },
-    spec: {
-      backoffLimit: 0,
-      template: {
-        metadata: { labels },
-        spec: {
-          restartPolicy: 'Never',
-          securityContext: { fsGroup: POSTGRES_UID },
-          enableServiceLinks: false,
-          tolerations: cluster.spec.tolerations,
-          containers: [{
-            name: 'pgrestore',
-            image: cluster.spec.image,
-            imagePullPolicy: 'IfNotPresent',
-            terminationMessagePolicy: 'FallbackToLogsOnError',
-            command: ['bash', '-c', SCRIPT, 'pgrestore', dump.database ?? cluster.spec.database, dump.file ?? '', ...options],
-            env: [
-              { name: 'PGPASSWORD', valueFrom: { secretKeyRef: { name: names.superuserSecret, key: 'password' } } },
-              { name: 'PGO_HOST', value: names.primaryService },
-              { name: 'PGO_PORT', value: String(cluster.spec.port) },
-            ],
-            volumeMounts: [{ name: 'pgdump', mountPath: '/pgdump', readOnly: true }],
-          }],
-          volumes: [{ name: 'pgdump', persistentVolumeClaim: { claimName: dump.pvcName, readOnly: true } }],
-        },
-      },
-    },
-  };
+  return dumpVolumeJob(cluster, {
+    name: dumpRestoreJobName(task),
+    owner: ownerRef(task),
+    container: 'pgrestore',
+    command: ['bash', '-c', SCRIPT, 'pgrestore', dump.database ?? cluster.spec.database, dump.file ?? '', ...options],
+    env: [{ name: 'PGO_HOST', value: names.primaryService }, { name: 'PGO_PORT', value: String(cluster.spec.port) }],
+    volume: dump.pvcName,
+    readOnly: true,
+  });
 }
 
 /** What a pg_dump restore needs. */

@@ -65,10 +65,7 @@ export async function fence(host: FailoverHost, intent: FailoverIntent): Promise
   await host.setRole(intent.from, 'fenced');
   if (intent.kind === 'restore') {
     // The restored instance does not stream from the old primary: nothing to wait for, only to stop it.
-    for (const pod of host.livePods(intent.from)) {
-      const state = pod.ip ? await withInstance(await host.endpoint(pod.ip), instanceState, 1000).catch(() => undefined) : undefined;
-      if (state && !state.inRecovery) await host.stopInstance(pod.name).catch((err: unknown) => host.log(`stopping ${intent.from}: ${describeError(err)}`));
-    }
+    await stopWritablePods(host, intent.from).catch((err: unknown) => host.log(`stopping ${intent.from}: ${describeError(err)}`));
     await host.applyDeployment(intent.from);
     host.event('Normal', 'Fenced', `took ${intent.from} out of the primary Service and stopped it: ${intent.reason}`);
     return;
@@ -82,13 +79,15 @@ export async function fence(host: FailoverHost, intent: FailoverIntent): Promise
   }
 }
 
-/** Stops a still-writable old primary (fast shutdown) and waits until the target has received all it wrote. */
-async function stopCleanly(host: FailoverHost, intent: FailoverIntent): Promise<void> {
+/**
+ * Stops (fast shutdown) every pod of `instance` that answers as a primary; resolves to the last WAL position
+ * any of them had. Every pod now, not only the one last observed: a replacement pod (the old one was
+ * deleted) may have started as the primary since, and its clients' commits must reach the target too.
+ * Each is asked for a second at most: a frozen or cut-off one is not waited for.
+ */
+async function stopWritablePods(host: FailoverHost, instance: string): Promise<string | undefined> {
   let finalLsn: string | undefined;
-  // Every pod of the old primary now, not only the one last observed: a replacement pod (the old one was
-  // deleted) may have started as the primary since, and its clients' commits must reach the target too.
-  // Each is asked for a second at most: a frozen or cut-off one is not waited for.
-  for (const pod of host.livePods(intent.from)) {
+  for (const pod of host.livePods(instance)) {
     if (!pod.ip) continue;
     const state = await withInstance(await host.endpoint(pod.ip), instanceState, 1000).catch(() => undefined);
     if (state && !state.inRecovery) {
@@ -96,6 +95,12 @@ async function stopCleanly(host: FailoverHost, intent: FailoverIntent): Promise<
       await host.stopInstance(pod.name);
     }
   }
+  return finalLsn;
+}
+
+/** Stops a still-writable old primary (fast shutdown) and waits until the target has received all it wrote. */
+async function stopCleanly(host: FailoverHost, intent: FailoverIntent): Promise<void> {
+  const finalLsn = await stopWritablePods(host, intent.from);
   const target = instance(host, intent.to);
   if (!finalLsn || !target?.podIP) return;
   // Fast shutdown sends the final WAL (the shutdown checkpoint) to connected standbys before it exits.

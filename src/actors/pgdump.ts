@@ -5,7 +5,7 @@
  * restarted operator finds it instead of dumping twice; its container reports the file and size in its
  * termination message.
  */
-import { BatchV1Api, CoreV1Api, type KubeConfig, type V1Job, type V1PersistentVolumeClaim } from '@kubernetes/client-node';
+import { BatchV1Api, CoreV1Api, type KubeConfig, type V1EnvVar, type V1Job, type V1OwnerReference, type V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import { POSTGRES_UID } from '../backrest/objects.ts';
 import { ownerRef } from '../cluster/builders.ts';
 import { clusterLabels, clusterNames } from '../cluster/names.ts';
@@ -38,33 +38,51 @@ export function dumpJob(cluster: PgClusterResource, backup: PgBackupResource, vo
   const dump = all ? ['pg_dumpall', ...conn, ...options, '-f', file] : ['pg_dump', ...conn, '-Fc', ...options, '-f', file, database];
   // The arguments reach the shell as positional parameters ("$@"), never as text to parse.
   const script = 'set -e; "$@"; printf "file=%s size=%s" "$PGO_DUMP_FILE" "$(stat -c %s "$PGO_DUMP_FILE")" > /dev/termination-log';
+  return dumpVolumeJob(cluster, {
+    name: `${backup.metadata.name}-pgdump`.slice(0, 63),
+    owner: ownerRef(backup),
+    container: 'pgdump',
+    command: ['bash', '-c', script, 'pgdump', ...dump],
+    env: [{ name: 'PGO_DUMP_FILE', value: file }],
+    volume,
+  });
+}
+
+/**
+ * A one-pod Job of the cluster's image, as the superuser (PGPASSWORD from its Secret), with a dump volume at
+ * /pgdump (read-only when asked), never retried. Its container reports through its termination message, or
+ * the end of its log when it fails (pg_dump's or pg_restore's own error).
+ */
+export function dumpVolumeJob(
+  cluster: PgClusterResource,
+  o: { name: string; owner: V1OwnerReference; container: string; command: string[]; env: V1EnvVar[]; volume: string; readOnly?: boolean },
+): V1Job {
+  const names = clusterNames(cluster.metadata.name);
+  const labels = clusterLabels(cluster.metadata.name, cluster.spec.userLabels);
+  const readOnly = o.readOnly ? { readOnly: true } : {};
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: { name: `${backup.metadata.name}-pgdump`.slice(0, 63), namespace: cluster.metadata.namespace, labels: clusterLabels(cluster.metadata.name, cluster.spec.userLabels), ownerReferences: [ownerRef(backup)] },
+    metadata: { name: o.name, namespace: cluster.metadata.namespace, labels, ownerReferences: [o.owner] },
     spec: {
       backoffLimit: 0,
       template: {
-        metadata: { labels: clusterLabels(cluster.metadata.name, cluster.spec.userLabels) },
+        metadata: { labels },
         spec: {
           restartPolicy: 'Never',
           securityContext: { fsGroup: POSTGRES_UID },
           enableServiceLinks: false,
           tolerations: cluster.spec.tolerations,
           containers: [{
-            name: 'pgdump',
+            name: o.container,
             image: cluster.spec.image,
             imagePullPolicy: 'IfNotPresent',
-            // A failed dump reports pg_dump's own error (the end of its output) as the termination message.
             terminationMessagePolicy: 'FallbackToLogsOnError',
-            command: ['bash', '-c', script, 'pgdump', ...dump],
-            env: [
-              { name: 'PGPASSWORD', valueFrom: { secretKeyRef: { name: names.superuserSecret, key: 'password' } } },
-              { name: 'PGO_DUMP_FILE', value: file },
-            ],
-            volumeMounts: [{ name: 'pgdump', mountPath: '/pgdump' }],
+            command: o.command,
+            env: [{ name: 'PGPASSWORD', valueFrom: { secretKeyRef: { name: names.superuserSecret, key: 'password' } } }, ...o.env],
+            volumeMounts: [{ name: 'pgdump', mountPath: '/pgdump', ...readOnly }],
           }],
-          volumes: [{ name: 'pgdump', persistentVolumeClaim: { claimName: volume } }],
+          volumes: [{ name: 'pgdump', persistentVolumeClaim: { claimName: o.volume, ...readOnly } }],
         },
       },
     },

@@ -20,9 +20,9 @@ import type { RestoreStatus } from '../crd/restore.ts';
 import type { PgClusterResource, PgReplicaResource, PgTaskResource } from '../crd/types.ts';
 import { describeError, httpStatus, type CustomResources } from '../k8s/custom.ts';
 import type { EventRecorder } from '../k8s/events.ts';
-import { restoreMachine, restorePhaseOf, RestoreRefusedError, type RestoreContext, type RestoreDecision } from '../machines/restore.ts';
+import { restoreMachine, restorePhaseOf, type RestoreContext, type RestoreDecision } from '../machines/restore.ts';
 import { instanceState, withInstance, type Endpoint } from '../pg/instance.ts';
-import { ARCHIVER, RELOAD, RESTORE_SETTINGS } from '../pg/sql.ts';
+import { ARCHIVER, RESET_RESTORE_SETTINGS } from '../pg/sql.ts';
 import { superuserPassword } from './archive-health.ts';
 import { readInfo, repoExec, repoHostPod } from './backup.ts';
 
@@ -136,7 +136,7 @@ export class RestoreActor {
 
   private get cluster(): PgClusterResource {
     const c = this.deps.cluster(this.task.metadata.namespace, this.task.spec.clusterName);
-    if (!c) throw new RestoreRefusedError(`pgcluster ${this.task.spec.clusterName} does not exist`);
+    if (!c) throw new RestoreRefused(`pgcluster ${this.task.spec.clusterName} does not exist`);
     return c;
   }
 
@@ -152,19 +152,15 @@ export class RestoreActor {
   private async validate(): Promise<RestoreDecision> {
     const cluster = this.cluster;
     const spec = this.task.spec.restore;
-    if (!spec) throw new RestoreRefusedError('the pgtask has no spec.restore: say what to restore to (spec.restore.type, target)');
+    if (!spec) throw new RestoreRefused('the pgtask has no spec.restore: say what to restore to (spec.restore.type, target)');
     const b = backrestOf(cluster.spec);
-    if (!b.enabled) throw new RestoreRefusedError(`pgcluster ${cluster.metadata.name} has no pgBackRest repository (spec.backrest.enabled is false)`);
+    if (!b.enabled) throw new RestoreRefused(`pgcluster ${cluster.metadata.name} has no pgBackRest repository (spec.backrest.enabled is false)`);
     const repoHost = repoHostPod(this.deps.pods(cluster.metadata.namespace, cluster.metadata.name));
     if (!repoHost) throw new Error('the repository host is not ready yet');
     const stanza = await readInfo(this.deps.kc, cluster.metadata.namespace, repoHost);
-    try {
-      const plan = planRestore(spec, { stanza, repos: repoKinds(b).map((k) => REPO_NUMBER[k]), now: new Date() });
-      return { instance: restoreInstanceName(this.task), set: plan.set, args: plan.args, description: plan.description };
-    } catch (err) {
-      if (err instanceof RestoreRefused) throw new RestoreRefusedError((err).message);
-      throw err;
-    }
+    // A plan the repository cannot satisfy throws RestoreRefused: the machine fails without retrying.
+    const plan = planRestore(spec, { stanza, repos: repoKinds(b).map((k) => REPO_NUMBER[k]), now: new Date() });
+    return { instance: restoreInstanceName(this.task), set: plan.set, args: plan.args, description: plan.description };
   }
 
   /** Gets the primary's current WAL segment archived (best effort: a lost primary is the usual reason to restore). */
@@ -268,8 +264,7 @@ export class RestoreActor {
       const found = await client.query('select 1 from pg_database where datname = $1 and datallowconn', [db]);
       if (!found.rowCount) throw new Error(`the restored instance has no database ${db}`);
       // A standby cloned from this primary must not inherit its recovery target (it would stop and promote).
-      for (const setting of RESTORE_SETTINGS) await client.query(`alter system reset ${setting}`);
-      await client.query(RELOAD);
+      for (const statement of RESET_RESTORE_SETTINGS) await client.query(statement);
       return state.timeline;
     }, 10_000);
     await this.progress({ timeline, rtoSeconds: this.elapsed() });
@@ -330,7 +325,9 @@ export class RestoreActor {
     const until = Date.now() + REPLICAS_WAIT_MS;
     while (Date.now() < until) {
       signal.throwIfAborted();
-      this.deps.clusterActor(namespace, name)?.refresh();
+      // A volume deleted above is made again by the cluster actor's next apply: ask for one while any is missing.
+      const claims = await Promise.all(old.map((i) => this.core.readNamespacedPersistentVolumeClaim({ namespace, name: i }).then(() => true, () => false)));
+      if (claims.includes(false)) this.deps.clusterActor(namespace, name)?.refresh();
       const c = this.cluster;
       if (c.status?.phase === 'Ready' && c.status.currentPrimary === d.instance) return;
       await sleep(3000, undefined, { signal });

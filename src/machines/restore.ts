@@ -11,10 +11,9 @@
  * safe to run again: an operator restarted in any of them resumes there from the task's status.
  */
 import { assign, fromPromise, setup } from 'xstate';
+import { RestoreRefused } from '../backrest/restore-plan.ts';
 import type { RestorePhase } from '../crd/restore.ts';
 
-/** A request that cannot be restored as written (bad target, no such set): failed with nothing touched. */
-export class RestoreRefusedError extends Error {}
 
 /** What validating decided. */
 export interface RestoreDecision {
@@ -73,7 +72,7 @@ const NO_INPUT: RestoreInput = {};
 export const restoreMachine = setup({
   types: { context: {} as RestoreContext, input: NO_INPUT },
   actors: {
-    /** Reads the repository, checks the request and chooses the set; RestoreRefusedError when it cannot be done. */
+    /** Reads the repository, checks the request and chooses the set; RestoreRefused when it cannot be done. */
     validate: fromPromise<RestoreDecision>(() => Promise.reject(new Error('validate is provided by the restore actor'))),
     /** Gets the primary's latest WAL into the archive (when it answers), so a target up to now can be reached. */
     prepare: effect<void>('prepare'),
@@ -96,7 +95,7 @@ export const restoreMachine = setup({
     failedWith: assign({ error: ({ event }) => message((event as unknown as { error: unknown }).error) }),
   },
   guards: {
-    refused: ({ event }) => (event as unknown as { error: unknown }).error instanceof RestoreRefusedError,
+    refused: ({ event }) => (event as unknown as { error: unknown }).error instanceof RestoreRefused,
     exhausted: ({ context }) => context.attempts >= VALIDATE_ATTEMPTS,
   },
   delays: { retry: ({ context }) => Math.min(5000 * 2 ** context.attempts, 60_000) },

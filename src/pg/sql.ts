@@ -48,6 +48,9 @@ export const RESTORE_SETTINGS = ['recovery_target', 'recovery_target_lsn', 'reco
 /** Rereads the configuration files. */
 export const RELOAD = 'select pg_reload_conf()';
 
+/** Clears what a restore left in postgresql.auto.conf (one statement each: ALTER SYSTEM runs outside a transaction), then reloads. */
+export const RESET_RESTORE_SETTINGS = [...RESTORE_SETTINGS.map((setting) => `alter system reset ${setting}`), RELOAD];
+
 /** Promotes a standby and waits (up to 30 s) until it is out of recovery; true when it is. */
 export const PROMOTE = 'select pg_promote(true, 30) as promoted';
 

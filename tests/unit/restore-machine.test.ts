@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SimulatedClock, createActor, fromPromise } from 'xstate';
-import { RestoreRefusedError, VALIDATE_ATTEMPTS, restoreMachine, restorePhaseOf, type RestoreDecision, type RestoreInput } from '../../src/machines/restore.ts';
+import { RestoreRefused } from '../../src/backrest/restore-plan.ts';
+import { VALIDATE_ATTEMPTS, restoreMachine, restorePhaseOf, type RestoreDecision, type RestoreInput } from '../../src/machines/restore.ts';
 
 const decision: RestoreDecision = { instance: 'ivy-abcd', set: '20261201-101500F', args: ['--repo=1', '--set=20261201-101500F'], description: 'restores full backup 20261201-101500F' };
 const tick = async (n = 20) => {
@@ -39,7 +40,7 @@ test('a restore goes through every step in order, the old data released only aft
 });
 
 test('a refused request fails at once with nothing touched', async () => {
-  const { actor, calls } = run({ validate: () => new RestoreRefusedError('the target 2099-01-01 00:00:00+00 is in the future') });
+  const { actor, calls } = run({ validate: () => new RestoreRefused('the target 2099-01-01 00:00:00+00 is in the future') });
   await tick();
   assert.is(String(actor.getSnapshot().value), 'failed');
   assert.equal(calls, ['validate']);
