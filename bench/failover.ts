@@ -4,7 +4,7 @@
  * the primary Service, measures RTO (fault → first acknowledged commit after it) and acknowledged commits
  * lost, then prints one table. The writer runs in the network namespace of a node other than the primary's and
  * connects to the primary Service's ClusterIP (kube-proxy of that node), as an application pod would. Runs on the local cluster; it injects node faults, so run it under the shared
- * lock: flock /tmp/pgo-cluster.lock npx tsx bench/failover.ts [--runs 3] [--targets a,b] [--faults a,b]
+ * lock: flock /tmp/pgo-cluster.lock npx tsx bench/failover.ts [--runs 5] [--targets a,b] [--faults a,b]
  *   [--recovery 90] (seconds before a run counts as "no recovery")
  */
 import { parseArgs } from 'node:util';
@@ -14,7 +14,7 @@ import { FAULTS, restoreAll, type Fault } from './failover/faults.ts';
 import { OperatorHost, operatorTarget } from './failover/operator-target.ts';
 import { patroniTarget } from './failover/patroni-target.ts';
 import { runOnce, type RunResult } from './failover/run.ts';
-import { formatTable, type Row } from './failover/table.ts';
+import { formatPhaseTable, formatPhases, formatTable, type Row } from './failover/table.ts';
 import type { Target } from './failover/target.ts';
 
 const operator = new OperatorHost('/tmp/pg-operator-bench-failover.log');
@@ -27,7 +27,7 @@ const TARGETS: Record<string, () => Target> = {
 
 const { values: opts } = parseArgs({
   options: {
-    runs: { type: 'string', default: '3' },
+    runs: { type: 'string', default: '5' },
     targets: { type: 'string', default: Object.keys(TARGETS).join(',') },
     faults: { type: 'string', default: FAULTS.join(',') },
     recovery: { type: 'string', default: '90' },
@@ -63,6 +63,7 @@ try {
           const result = await runOnce(c, target, fault, limits);
           row.runs.push(result);
           console.log(`  ${fault} #${i}: ${describe(result)}`);
+          if (result.phases) console.log(`    ${formatPhases(result.phases)}`);
           if (result.unhealthy || result.error) {
             console.log(`  ${name}: redeploying`);
             await target.teardown(c);
@@ -76,5 +77,5 @@ try {
   }
 } finally {
   await operator.stop();
-  console.log(`\n${formatTable(rows)}`);
+  console.log(`\n${formatTable(rows)}\n\n${formatPhaseTable(rows)}`);
 }

@@ -5,7 +5,7 @@ import type { Backend } from './k8s.ts';
 import type { Target } from './target.ts';
 
 /** Every fault, in table order. */
-export const FAULTS = ['crash', 'freeze', 'pod-delete', 'node-stop', 'net-cut'] as const;
+export const FAULTS = ['crash', 'freeze', 'pod-delete', 'node-stop', 'net-cut', 'refuse-new', 'control-cut'] as const;
 
 /** One fault of the benchmark. */
 export type Fault = (typeof FAULTS)[number];
@@ -91,6 +91,16 @@ async function injectOnce(c: LocalCluster, target: Target, primary: Backend, fau
       case 'node-stop':
         await c.fault('node-stop', primary.node);
         return { t0: Date.now(), restore: () => quiet(c.fault('node-start', primary.node)) };
+      case 'refuse-new': {
+        // Partly alive: health checks and new clients fail, connections opened before go on committing.
+        const port = '5432';
+        await c.fault('refuse-new', pod, port);
+        return { t0: Date.now(), restore: () => quiet(c.fault('accept-new', pod, port)) };
+      }
+      case 'control-cut':
+        // The node loses the API server and the operator, not the other nodes: its pods keep serving them.
+        await c.fault('control-cut', primary.node);
+        return { t0: Date.now(), restore: () => quiet(c.fault('control-restore', primary.node)) };
       case 'net-cut':
         await c.fault('net-cut', primary.node);
         return { t0: Date.now(), restore: () => quiet(c.fault('net-restore', primary.node)) };

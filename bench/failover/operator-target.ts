@@ -43,7 +43,8 @@ export function operatorTarget(name: string, host: OperatorHost, sync: boolean):
     name,
     namespace,
     primaryService: clusterNames(cluster).primaryService,
-    podSelector: `${LABEL.cluster}=${cluster}`,
+    // The instances only (the repository host has the cluster label too).
+    podSelector: `${LABEL.cluster}=${cluster},${LABEL.component}=database`,
     container: 'database',
     members: 3,
     async deploy(c: LocalCluster) {
@@ -56,6 +57,10 @@ export function operatorTarget(name: string, host: OperatorHost, sync: boolean):
     async credentials(c: LocalCluster): Promise<Credentials> {
       const s = await c.core.readNamespacedSecret({ namespace, name: clusterNames(cluster).superuserSecret });
       return { user: 'postgres', password: Buffer.from(s.data!.password!, 'base64').toString(), database: 'postgres' };
+    },
+    async failoverTimes(c: LocalCluster, since: number) {
+      const pgc = await new CustomResources<PgClusterResource>(c.kubeconfig, 'pgclusters').get(namespace, cluster);
+      return pgc?.status?.failoverHistory?.find((h) => Date.parse(h.time) >= since);
     },
     // While the operator still runs: the pgcluster carries its finalizer.
     teardown: (c: LocalCluster) => deleteNamespace(c, namespace, 300_000),

@@ -7,6 +7,7 @@ import { describeError } from '../../src/k8s/custom.ts';
 import { inject, type Fault, type Injected } from './faults.ts';
 import { query, waitHealthy } from './health.ts';
 import { readyBackends, serviceAddress, type Backend } from './k8s.ts';
+import { EndpointWatch, phasesOf, type Phases } from './phases.ts';
 import type { Credentials, Target } from './target.ts';
 import { startWriter, type Writer } from './writer.ts';
 
@@ -32,6 +33,8 @@ export interface RunResult {
   unhealthy?: string;
   /** Set when the run failed before the fault (target never healthy, writer could not commit): not measured. */
   error?: string;
+  /** Where the time went (targets that record their failover steps; see phases.ts). */
+  phases?: Phases;
 }
 
 const TABLE = 'failover_bench';
@@ -60,6 +63,8 @@ export async function runOnce(c: LocalCluster, target: Target, fault: Fault, lim
   // The client sits on a node the fault does not touch, like an application pod elsewhere in the cluster.
   const clientNode = nodes.find((n) => n !== primary.node)!;
   const writer = startWriter(`pgo-${clientNode}`, { ...svc, ...cred, table: TABLE });
+  const endpoints = new EndpointWatch(c, target.namespace, target.primaryService);
+  await endpoints.start();
   let injected: Injected | undefined;
   const result: RunResult = { acked: 0, from: primary.pod };
   try {
@@ -93,6 +98,13 @@ export async function runOnce(c: LocalCluster, target: Target, fault: Fault, lim
     result.to = now.pod;
   } catch (err) {
     result.unhealthy = describeError(err);
+  }
+  endpoints.stop();
+  if (injected && target.failoverTimes) {
+    const { t0 } = injected;
+    const record = await target.failoverTimes(c, t0).catch(() => undefined);
+    const endpointAt = result.to && result.to !== result.from ? endpoints.readyAt(result.to, t0) : undefined;
+    result.phases = phasesOf(t0, record, endpointAt, result.rtoMs === undefined ? undefined : t0 + result.rtoMs);
   }
   result.lost = await lostCommits(c, target, writer.acks.map((a) => a.v)).catch(() => undefined);
   return result;

@@ -1,5 +1,6 @@
 /** The benchmark's one table: target × fault → median RTO, min/max, lost acknowledged commits. */
 import { median } from '../lib.ts';
+import { PHASES, type Phases } from './phases.ts';
 import type { RunResult } from './run.ts';
 
 /** One row of results. */
@@ -25,4 +26,30 @@ export function formatTable(rows: Row[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((x, i) => x.padEnd(widths[i]!)).join(' | ')} |`;
   return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
+}
+
+/** One run's phases on one line: `detection 1.20 s, delay 1.80 s, ...`. */
+export function formatPhases(phases: Phases | undefined): string {
+  const known = PHASES.filter((p) => phases?.[p] !== undefined);
+  return known.length ? known.map((p) => `${p} ${(phases![p]! / 1000).toFixed(2)} s`).join(', ') : 'no failover steps recorded';
+}
+
+/**
+ * Where the time went, per target and fault: the median (and max) of each phase over the runs that
+ * recorded it, in seconds; `n` is how many runs recorded a failover.
+ */
+export function formatPhaseTable(rows: Row[]): string {
+  const header = ['target', 'fault', 'n', ...PHASES];
+  const body = rows.flatMap(({ target, fault, runs }) => {
+    const recorded = runs.filter((r) => r.phases && Object.keys(r.phases).length > 1);
+    if (!recorded.length) return [];
+    return [[target, fault, String(recorded.length), ...PHASES.map((p) => {
+      const values = recorded.flatMap((r) => (r.phases?.[p] === undefined ? [] : [r.phases[p]]));
+      return values.length ? `${(median(values) / 1000).toFixed(2)} (${(Math.max(...values) / 1000).toFixed(2)})` : '-';
+    })]];
+  });
+  if (!body.length) return 'no run recorded its failover steps';
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((x, i) => x.padEnd(widths[i]!)).join(' | ')} |`;
+  return ['phases, median (max) in seconds:', line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
 }

@@ -1,5 +1,6 @@
 /** What the failover benchmark needs from a system under test: a cluster with a primary Service. */
 import type { LocalCluster } from '../../tests/harness/cluster.ts';
+import type { OperatorTimes } from './phases.ts';
 
 /** Credentials of the writer and of the benchmark's own queries. */
 export interface Credentials {
@@ -28,4 +29,6 @@ export interface Target {
   credentials(c: LocalCluster): Promise<Credentials>;
   /** Deletes everything the target created. */
   teardown(c: LocalCluster): Promise<void>;
+  /** The target's own record of the first failover decided at or after `since` (epoch ms), when it keeps one. */
+  failoverTimes?(c: LocalCluster, since: number): Promise<OperatorTimes | undefined>;
 }

@@ -8,12 +8,18 @@
 #   fault.sh freeze NS/POD [CONTAINER]  freeze every process of a container (cgroup freezer)
 #   fault.sh thaw NS/POD [CONTAINER]    thaw it
 #   fault.sh pid NS/POD [CONTAINER]  print the host PID of a container's main process
+#   fault.sh refuse-new NS/POD PORT  drop new TCP connections to PORT in the pod (open ones keep working)
+#   fault.sh accept-new NS/POD PORT  undo refuse-new
+#   fault.sh control-cut NODE        cut the node off the control plane (API server, operator: the host) only;
+#                                    its pods still reach, and are reached by, the other nodes' pods
+#   fault.sh control-restore NODE    undo control-cut
+#   fault.sh apiserver-restart [S]   kill the kube-apiserver and start it again S seconds later (default 5)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/config.sh"
 . "$here/node.sh"
 
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 # container_id NS/POD [CONTAINER] -> "NODE ID"
 container_of() {
@@ -42,7 +48,31 @@ case "$cmd" in
   node-stop) node_kill "$1" ;;
   node-start) running "$1-kubelet" || node_start "$1" ;;
   net-cut) ip link set "$(node_veth "$1")" down ;;
+  control-cut | control-restore)
+    op=-I; [ "$cmd" = control-cut ] || op=-D
+    # Traffic from the host's own address: the API server, the kubelet's API calls' answers, the operator.
+    # Pod traffic between nodes is routed through the host but keeps the pods' addresses.
+    for chain in INPUT FORWARD; do ip netns exec "$(node_netns "$1")" iptables "$op" "$chain" -s "$HOST_IP" -j DROP; done ;;
+  apiserver-restart)
+    pid=$(cat "$(pidfile kube-apiserver)")
+    mapfile -d '' cmdline < "/proc/$pid/cmdline"
+    kill -KILL "$pid"
+    while alive "$pid"; do sleep 0.1; done
+    sleep "${1:-5}"
+    start kube-apiserver "${cmdline[@]}"
+    for _ in $(seq 1 600); do
+      curl -sf --cacert "$CLUSTER_DIR/pki/ca.crt" "https://$HOST_IP:$API_PORT/readyz" >/dev/null && exit 0
+      sleep 0.1
+    done
+    echo "kube-apiserver did not come back within 60 s" >&2; exit 1 ;;
   net-restore) ip link set "$(node_veth "$1")" up ;;
+  refuse-new | accept-new)
+    read -r node id < <(container_of "$1")
+    op=-I; [ "$cmd" = refuse-new ] || op=-D
+    pid=$(main_pid "$node" "$id")
+    # A pod stopped meanwhile (fenced) took its filter with it: nothing to undo.
+    [ -n "$pid" ] || { [ "$cmd" = accept-new ] && exit 0; echo "no running container in $1" >&2; exit 1; }
+    nsenter -t "$pid" -n iptables "$op" INPUT -p tcp --dport "$2" --syn -j DROP ;;
   kill | freeze | thaw | pid)
     read -r node id < <(container_of "$@")
     case "$cmd" in

@@ -1,7 +1,7 @@
 /**
  * A local-path volume provisioner for the local cluster: binds each PersistentVolumeClaim of StorageClass
  * `local-path` to a hostPath PersistentVolume on the node the scheduler selected, and deletes the
- * volume's directory when its claim is gone. Runs on the host (all nodes share its filesystem).
+ * volume's directory when its claim is gone (unless the volume's reclaim policy is Retain). Runs on the host (all nodes share its filesystem).
  */
 import { mkdirSync, rmSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
@@ -49,7 +49,8 @@ async function provision(pvc: V1PersistentVolumeClaim): Promise<void> {
 }
 
 async function release(pv: V1PersistentVolume): Promise<void> {
-  if (pv.metadata?.annotations?.['pv.kubernetes.io/provisioned-by'] !== PROVISIONER || pv.status?.phase !== 'Released') return;
+  // A volume set to Retain is kept, claim gone or not, as any provisioner does (its directory too).
+  if (pv.metadata?.annotations?.['pv.kubernetes.io/provisioned-by'] !== PROVISIONER || pv.status?.phase !== 'Released' || pv.spec?.persistentVolumeReclaimPolicy !== 'Delete') return;
   rmSync(join(root, pv.metadata.name!), { recursive: true, force: true });
   await core.deletePersistentVolume({ name: pv.metadata.name! }).catch(() => undefined);
   console.log(`deleted ${pv.metadata.name}`);

@@ -151,13 +151,17 @@ CONF
 if [ "${PGO_BACKREST:-off}" = on ]; then
   # WAL archiving through pgBackRest from the first start on. Async: a background process pushes segments in
   # batches, and the archiver hears "archived" for a segment only once it is in every repository; until the
-  # stanza exists, segments wait in pg_wal. Replicas and restores fetch with archive-get.
+  # stanza exists, segments wait in pg_wal. Replicas and restores fetch with archive-get. A standby's fetch is
+  # bounded: it asks the archive before it streams, and an archive-get from a repository host that does not
+  # answer (its node cut off or stopped) would otherwise hold streaming up for a minute per attempt; a fetch
+  # given up on is asked again (the async archive-get goes on filling its spool meanwhile). Restores write
+  # their own, unbounded restore_command: for them a failed fetch means the end of the archive.
   mkdir -p /pgdata/pgbackrest/log /pgdata/pgbackrest/spool
   cat >> "$PGDATA/pgo.conf" <<CONF
 archive_mode = on
 archive_command = 'pgo-member-only pgbackrest --stanza=db archive-push "%p"'
 archive_timeout = ${PGO_ARCHIVE_TIMEOUT:-60}
-restore_command = 'pgbackrest --stanza=db archive-get %f "%p"'
+restore_command = 'timeout ${PGO_ARCHIVE_GET_TIMEOUT:-10} pgbackrest --stanza=db archive-get %f "%p"'
 CONF
 else
   echo "archive_mode = off" >> "$PGDATA/pgo.conf"
@@ -176,8 +180,9 @@ HBA
 rm -f "$PGDATA/pgo-standby.conf"
 # The recovery target of a restore lives in postgresql.auto.conf (pgBackRest writes it there). It must not
 # outlive the restore: a standby started with it (or cloned with it) would stop there and promote itself.
+# A primary_conninfo there is the operator's (a failover's direct address): a new start follows the Service.
 if [ "$role" != restore ] && [ -f "$PGDATA/postgresql.auto.conf" ]; then
-  sed -i -E '/^(recovery_target|restore_command)/d' "$PGDATA/postgresql.auto.conf"
+  sed -i -E '/^(recovery_target|restore_command|primary_conninfo)/d' "$PGDATA/postgresql.auto.conf"
 fi
 if [ "$role" = restore ]; then
   :
@@ -188,11 +193,119 @@ else
   touch "$PGDATA/standby.signal"
   # Timeouts, so that a frozen or cut-off old primary (which still accepts TCP) cannot hold the WAL receiver:
   # it gives up and reconnects through the primary Service, which by then selects the new primary.
-  printf "primary_conninfo = 'host=%s port=%s user=replicator password=%s application_name=%s connect_timeout=3 keepalives_idle=2 keepalives_interval=1 keepalives_count=3 tcp_user_timeout=5000'\n" \
-    "$PGO_PRIMARY_HOST" "$port" "$replication_password" "${PGO_POD_NAME:-${HOSTNAME:-replica}}" > "$PGDATA/pgo-standby.conf"
+  # The password is in a passfile, so the operator may read the connection string (the upstream host) and,
+  # during a failover, point the standby at the new primary's address (ALTER SYSTEM) without a secret in SQL.
+  pw=${replication_password//\\/\\\\}
+  (umask 077 && printf '*:*:*:replicator:%s\n' "${pw//:/\\:}" > /pgdata/pgo-pgpass)
+  printf "primary_conninfo = 'host=%s port=%s user=replicator passfile=/pgdata/pgo-pgpass application_name=%s connect_timeout=3 keepalives_idle=2 keepalives_interval=1 keepalives_count=3 tcp_user_timeout=5000'\n" \
+    "$PGO_PRIMARY_HOST" "$port" "${PGO_POD_NAME:-${HOSTNAME:-replica}}" > "$PGDATA/pgo-standby.conf"
 fi
 echo "include_if_exists 'pgo-standby.conf'" >> "$PGDATA/pgo.conf"
 
+started_as=$role
 [ "$role" = primary ] || [ "$role" = restore ] || role="standby ($role)"
-log "starting PostgreSQL as $role"
-exec postgres -D "$PGDATA"
+
+# Supervision: this script stays the parent of the postmaster (tini, PID 1, forwards signals to it).
+# A postmaster that dies by itself (killed, out of memory, a PANIC) is started again in place at once,
+# with the same role, instead of waiting for the kubelet and its CrashLoopBackOff; at most 5 times in
+# 60 s, then the container ends. Any stop asked for (pgo-stop from the operator, the kubelet's stop
+# signal) is a fast shutdown that ends the container: the kubelet starts it again and the role comes
+# afresh from the operator's label (a fenced or demoted primary restarts as a standby, rewound).
+# The dead postmaster's processes exit once they notice its death, but one waiting on a command (the archiver
+# on an archive-push) may not for a long while, and until they are all gone a new postmaster refuses their
+# shared memory. Without their postmaster they only hold it: after a second they are killed.
+reap_orphans() {
+  local i f c p pids
+  for i in $(seq 1 40); do
+    pids=()
+    for f in /proc/[0-9]*/comm; do
+      read -r c 2>/dev/null < "$f" || continue
+      [ "$c" = postgres ] || continue
+      p=${f#/proc/}
+      pids+=("${p%/comm}")
+    done
+    [ "${#pids[@]}" -gt 0 ] || return 0
+    [ "$i" -lt 20 ] || kill -KILL "${pids[@]}" 2>/dev/null || true
+    sleep 0.05
+  done
+}
+
+# Self-fencing. A primary cut off from the control plane (the operator and the API server cannot reach its
+# node, its clients still can) is failed over, and its clients would go on committing on it: two writers.
+# This watchdog stops it: once no query of the operator has reached it for PGO_SELF_FENCE_SECONDS and the
+# API server does not answer either, PostgreSQL is stopped (fast shutdown) and kept stopped until the API
+# server answers again; the container then ends and starts again with the role the operator gave it since.
+# Either one alone (the operator restarting, the API server restarting) stops nothing. The operator, failing
+# over a primary that its replicas still hear but it cannot reach, waits for this before it cuts them off
+# (src/actors/failover.ts), so they receive everything the old primary acknowledged.
+self_fenced=/tmp/pgo-self-fenced
+api_answers() {
+  [ -n "${KUBERNETES_SERVICE_HOST:-}" ] || return 0
+  timeout 1 bash -c ": </dev/tcp/$KUBERNETES_SERVICE_HOST/${KUBERNETES_SERVICE_PORT:-443}" 2>/dev/null
+}
+self_fence_watch() {
+  set +e
+  trap '' PIPE
+  local limit=$(( ${PGO_SELF_FENCE_SECONDS:-0} * 10 )) age pid now seen=${EPOCHREALTIME/./}
+  [ "$limit" -gt 0 ] || return 0
+  # Tenths of a second since the latest query of the operator's sessions began; -2: none connected; -1: a standby.
+  local q="select case when pg_is_in_recovery() then -1 else coalesce((select (10 * extract(epoch from now() - max(query_start)))::int from pg_stat_activity where application_name = 'pg-operator' having count(*) > 0), -2) end;"
+  # One psql session for the watch (no process and no backend started every half second).
+  while sleep 0.5; do
+    if [ -z "${PSQL_PID:-}" ] || ! kill -0 "$PSQL_PID" 2>/dev/null; then
+      coproc PSQL { exec psql -XAtq -h /var/run/postgresql -U postgres -d postgres 2>/dev/null; }
+    fi
+    echo "$q" >&"${PSQL[1]}" 2>/dev/null || continue
+    if ! read -r -t 2 age <&"${PSQL[0]}"; then kill "$PSQL_PID" 2>/dev/null; continue; fi
+    now=${EPOCHREALTIME/./}
+    # The last time the operator was heard of counts on while none of its sessions is connected (between
+    # two short ones, or once its long-lived one was dropped); a standby starts the count afresh.
+    case $age in
+      -1) seen=$now; continue ;;
+      -2) age=$(( (now - seen) / 100000 )) ;;
+      ''|*[!0-9]*) continue ;;
+      *) seen=$(( now - age * 100000 )) ;;
+    esac
+    [ "$age" -gt "$limit" ] || continue
+    api_answers && continue
+    pid=$(head -1 "$PGDATA/postmaster.pid" 2>/dev/null) || continue
+    log "self-fencing: no query from the operator for $((age / 10)) s and the API server does not answer: stopping PostgreSQL until it does"
+    touch "$self_fenced"
+    kill -INT "$pid"
+    return 0
+  done
+}
+rm -f "$self_fenced"
+self_fence_watch &
+
+stopping=0
+child=0
+trap 'stopping=1; [ "$child" -eq 0 ] || kill -INT "$child" 2>/dev/null || true' INT TERM
+restarts=()
+while :; do
+  [ "$stopping" = 0 ] || exit 0
+  log "starting PostgreSQL as $role"
+  postgres -D "$PGDATA" &
+  child=$!
+  code=0
+  wait "$child" || code=$?
+  # A trapped signal ends `wait` early: wait for the postmaster itself.
+  while kill -0 "$child" 2>/dev/null; do code=0; wait "$child" || code=$?; done
+  child=0
+  [ "$stopping" = 0 ] || exit "$code"
+  if [ -f "$self_fenced" ]; then
+    until [ "$stopping" = 1 ] || api_answers; do sleep 1; done
+    log "self-fenced: the API server answers again; ending the container (it starts again with the operator's role)"
+    exit 1
+  fi
+  [ "$code" -ne 0 ] || exit 0
+  now=$(date +%s)
+  recent=()
+  for t in "${restarts[@]}"; do [ $((now - t)) -ge 60 ] || recent+=("$t"); done
+  restarts=("${recent[@]}" "$now")
+  [ "${#restarts[@]}" -le 5 ] || { log "PostgreSQL exited with $code for the 6th time in 60 s: ending the container"; exit "$code"; }
+  label=$(role_from_file)
+  [ -z "$label" ] || [ "$label" = "$started_as" ] || { log "PostgreSQL exited with $code and the role label is now $label: ending the container"; exit "$code"; }
+  log "PostgreSQL exited with $code: starting it again in place"
+  reap_orphans
+done

@@ -112,3 +112,9 @@ export async function writeReplicaStatuses(replicas: CustomResources<PgReplicaRe
     await replicas.updateStatus(replica.metadata.namespace, replica.metadata.name, () => status);
   }
 }
+
+/** Applies one instance's Deployment as planned now (a fenced instance at zero pods). */
+export async function applyInstanceDeployment(kc: KubeConfig, cluster: PgClusterResource, replicas: readonly PgReplicaResource[], fenced: readonly string[], instance: string): Promise<void> {
+  const deployment = desiredObjects(cluster, [...replicas], fenced).find((o) => o.kind === 'Deployment' && o.metadata?.name === instance);
+  if (deployment) await applyObject(kc, deployment);
+}

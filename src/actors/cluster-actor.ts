@@ -6,30 +6,33 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { createActor, fromPromise, type Actor } from 'xstate';
+import type pg from 'pg';
 import type { FailoverIntent } from '../cluster/failover.ts';
-import { LABEL, clusterLabels, clusterNames } from '../cluster/names.ts';
+import { LABEL, clusterNames } from '../cluster/names.ts';
 import type { Observation } from '../cluster/observation.ts';
-import { desiredObjects, restoringInstances } from '../cluster/plan.ts';
-import { nextStatus } from '../cluster/status.ts';
-import { API_VERSION } from '../crd/resources.ts';
+import { restoringInstances } from '../cluster/plan.ts';
+import { announcement, nextStatus } from '../cluster/status.ts';
 import type { PgClusterResource, PgReplicaResource, PgTaskResource } from '../crd/types.ts';
-import { applyObject } from '../k8s/apply.ts';
 import type { CustomResources } from '../k8s/custom.ts';
 import { describeError } from '../k8s/custom.ts';
 import type { EventRecorder } from '../k8s/events.ts';
 import { execInPod } from '../k8s/exec.ts';
 import { clusterMachine, stateName, type FailoverSettings } from '../machines/cluster.ts';
+import { Connections, acceptsConnections } from '../pg/connections.ts';
 import type { Endpoint } from '../pg/instance.ts';
-import { applyCluster, writeReplicaStatuses } from './apply-cluster.ts';
+import { applyCluster, applyInstanceDeployment, writeReplicaStatuses } from './apply-cluster.ts';
 import { finishDataSource, prepareDataSource, restoringFromSource } from './data-source.ts';
 import { fence, promoteTarget, relabel, untilDone, type FailoverHost } from './failover.ts';
-import { demoteExtraPrimaries, promoteIfNeeded, restartIfPending, restartStuckReplicas, type InstanceHost } from './instances.ts';
-import { applyParametersToInstances } from './parameters.ts';
+import { appendHistory, createReplacementReplica } from './failover-records.ts';
+import { FencedInstances } from './lost-nodes.ts';
+import { demoteExtraPrimaries, promoteIfNeeded, resetStaleUpstreams, restartIfPending, restartStuckReplicas, type InstanceHost } from './instances.ts';
+import { RunningParameters } from './parameters.ts';
 import { preflight } from './preflight.ts';
 import { FailoverRequests } from './requests.ts';
 import { RoleLabeller } from './roles.ts';
 import { StatusWriter } from './status-writer.ts';
-import { observeCluster } from './observe.ts';
+import { isReady, observeCluster, reportProblems } from './observe.ts';
+import { PrimaryProbe } from './primary-probe.ts';
 
 /** What a cluster actor needs from the operator. */
 export interface ClusterActorDeps {
@@ -86,13 +89,17 @@ export class ClusterActor {
   private timer?: NodeJS.Timeout;
   private urgent?: NodeJS.Timeout;
   private lastState = '';
-  private parametersApplied = -1;
+  private readonly parameters = new RunningParameters((ip) => this.endpoint(ip));
   private readonly reported = new Map<string, string>();
   private readonly restarted = new Map<string, number>();
   private readonly stuck = new Map<string, number>();
   private readonly requests: FailoverRequests;
   private readonly roles: RoleLabeller;
   private readonly status: StatusWriter;
+  /** One long-lived connection per instance, for the observation, the probe and the failover steps. */
+  private readonly connections = new Connections();
+  private readonly probe: PrimaryProbe;
+  private readonly fencedInstances: FencedInstances;
 
   constructor(
     cluster: PgClusterResource,
@@ -109,6 +116,8 @@ export class ClusterActor {
       const snapshot = this.actor.getSnapshot();
       return nextStatus(current, snapshot.value, snapshot.context);
     });
+    const event = (type: 'Normal' | 'Warning', reason: string, message: string) => deps.events.record(this.cluster, type, reason, message);
+    this.fencedInstances = new FencedInstances({ kc: deps.kc, namespace, pods: () => deps.pods(namespace, name), event, log });
     this.requests = new FailoverRequests({
       cluster: () => this.cluster,
       context: () => this.actor.getSnapshot().context,
@@ -118,11 +127,24 @@ export class ClusterActor {
       tasks: deps.tasks,
       events: deps.events,
     });
+    this.probe = new PrimaryProbe({
+      primary: () => (this.state.startsWith('monitoring') ? this.actor.getSnapshot().context.primary : undefined),
+      primaryPod: (primary) => {
+        const pod = deps.pods(namespace, name).find((p) => p.metadata?.labels?.[LABEL.instance] === primary && !p.metadata?.deletionTimestamp);
+        return pod && { ip: pod.status?.podIP, ready: isReady(pod) };
+      },
+      query: (ip, work, timeoutMs) => this.query(ip, work, timeoutMs),
+      accepts: (ip, timeoutMs) => acceptsConnections(ip, this.cluster.spec.port, timeoutMs),
+      observation: () => this.actor.getSnapshot().context.observation,
+      send: (observation) => this.actor.send({ type: 'OBSERVED', observation }),
+      observe: () => void this.observe(),
+      log,
+    });
     const host = this.failoverHost();
-    const step = (name: string, work: (intent: FailoverIntent) => Promise<void>) =>
+    const step = (name: string, work: (intent: FailoverIntent, signal: AbortSignal) => Promise<void>) =>
       fromPromise<void, { intent: FailoverIntent }>(async ({ input, signal }) => {
         if (STEP_DELAY_MS) await sleep(STEP_DELAY_MS, undefined, { signal });
-        await untilDone(name, () => work(input.intent), signal, log);
+        await untilDone(name, () => work(input.intent, signal), signal, log);
       });
     const machine = clusterMachine.provide({
       actors: {
@@ -133,16 +155,11 @@ export class ClusterActor {
           return input.generation;
         }),
         recordIntent: step('recording the failover intent', () => this.status.write()),
-        fence: step('fencing', (intent) => fence(host, intent)),
+        fence: step('fencing', (intent, signal) => fence(host, intent, signal)),
+        // Not retried: a target that cannot be promoted is chosen again.
         promote: fromPromise<void, { intent: FailoverIntent }>(async ({ input }) => {
           if (STEP_DELAY_MS) await sleep(STEP_DELAY_MS);
-          try {
-            await promoteTarget(host, input.intent);
-          } catch (err) {
-            deps.log(`${this.key}: promoting ${input.intent.to}: ${describeError(err)}; choosing again`);
-            await sleep(1000);
-            throw err;
-          }
+          await promoteTarget(host, input.intent);
         }),
         relabel: step('relabeling', (intent) => relabel(host, intent)),
       },
@@ -178,6 +195,7 @@ export class ClusterActor {
     // Pod changes kick an observation at once (see Supervisor); the timer refreshes PostgreSQL's own view
     // (LSNs, lag, pending restarts) and notices a primary that stopped answering while its pod looks Ready.
     this.timer = setInterval(() => void this.observe(), OBSERVE_MS);
+    this.probe.start();
     void this.observe();
   }
 
@@ -189,7 +207,9 @@ export class ClusterActor {
     this.abort.abort(new Error(`the actor of ${this.key} stopped`));
     clearInterval(this.timer);
     clearTimeout(this.urgent);
+    this.probe.stop();
     this.actor.stop();
+    this.connections.closeAll();
     return this.applying ?? Promise.resolve();
   }
 
@@ -235,20 +255,8 @@ export class ClusterActor {
   }
 
   private announce(state: string): void {
-    const { context } = this.actor.getSnapshot();
-    const f = context.failover;
-    const reasons: Record<string, [string, 'Normal' | 'Warning', string]> = {
-      applying: ['Applying', 'Normal', 'applying the cluster objects'],
-      backingOff: ['ApplyFailed', 'Warning', context.lastError ?? 'applying failed'],
-      'monitoring.initializing': ['Initializing', 'Normal', 'waiting for every instance to become Ready'],
-      'monitoring.ready': ['Ready', 'Normal', 'every instance is Ready'],
-      'monitoring.degraded': ['Degraded', 'Warning', 'an instance is not Ready'],
-      'monitoring.primaryUnready.waiting': ['PrimaryUnready', 'Warning', `primary ${context.primary} is not Ready or does not answer; failover in ${context.settings.failoverDelayMs / 1000} s unless it recovers`],
-      'monitoring.primaryUnready.expired': ['FailoverBlocked', 'Warning', context.settings.autofail ? 'no replica can take over yet' : 'automatic failover is disabled for this cluster'],
-      'failover.recording': ['FailoverStarted', 'Warning', `${f?.kind} failover from ${f?.from} to ${f?.to}: ${f?.reason}`],
-    };
-    const [reason, type, message] = reasons[state] ?? [];
-    if (reason) this.deps.events.record(this.cluster, type!, reason, message!);
+    const event = announcement(state, this.actor.getSnapshot().context);
+    if (event) this.deps.events.record(this.cluster, event.type, event.reason, event.message);
   }
 
   /**
@@ -262,8 +270,7 @@ export class ClusterActor {
     let cluster = original;
     await preflight(this.deps.kc, cluster, generation, signal);
     cluster = await prepareDataSource(this.deps, cluster, generation);
-    const parameters = generation !== this.parametersApplied;
-    if (parameters) await applyParametersToInstances(cluster, context.observation, context.primary, (ip) => this.endpoint(ip), generation, signal);
+    await this.parameters.beforeApply(cluster, context.observation, context.primary, generation, signal);
     const { namespace, name } = cluster.metadata;
     const primaryPod = this.deps.pods(namespace, name).find((p) => p.metadata?.labels?.[LABEL.instance] === context.primary && !p.metadata?.deletionTimestamp)?.metadata?.name;
     const { cluster: written, rolled } = await applyCluster(this.deps, cluster, fenced, signal);
@@ -271,7 +278,6 @@ export class ClusterActor {
     // Keeping the copy with the finalizer, unless the informer brought a newer spec during the pass: the
     // older copy would make the next pass apply the spec just replaced.
     if (this.cluster === original) this.cluster = written;
-    if (parameters) this.parametersApplied = generation;
   }
 
   private async endpoint(host: string): Promise<Endpoint> {
@@ -280,6 +286,10 @@ export class ClusterActor {
       this.superuserPassword = Buffer.from(secret.data?.password ?? '', 'base64').toString();
     }
     return { host, port: this.cluster.spec.port, password: this.superuserPassword };
+  }
+
+  private async query<T>(ip: string, work: (client: pg.Client) => Promise<T>, timeoutMs: number): Promise<T> {
+    return this.connections.run(await this.endpoint(ip), work, timeoutMs);
   }
 
   private observeSoon(): void {
@@ -307,18 +317,20 @@ export class ClusterActor {
       step = 'upkeep';
       // Taken while a failover changed the primary: it judges the wrong instance; look again.
       if (observation.primary !== this.actor.getSnapshot().context.primary) throw new StaleObservation();
-      this.reportProblems(observation);
+      reportProblems(observation, this.reported, (message) => this.deps.events.record(this.cluster, 'Warning', 'Unschedulable', message));
       this.actor.send({ type: 'OBSERVED', observation });
       await this.requests.retryWaiting();
-      this.unfence();
+      const { fenced, failover } = this.actor.getSnapshot().context;
+      this.fencedInstances.release(fenced, failover?.from, (instance) => this.actor.send({ type: 'UNFENCED', instance }), this.abort.signal);
       this.cluster = (await finishDataSource(this.deps, this.cluster, observation)) ?? this.cluster;
       await this.roles.labelAll();
       step = 'demote, promote, restart';
       const host = this.instanceHost();
       await demoteExtraPrimaries(host, observation);
       await promoteIfNeeded(host, observation);
+      await resetStaleUpstreams(host, observation);
       await restartStuckReplicas(host, observation, this.stuck);
-      if (this.parametersApplied === this.actor.getSnapshot().context.appliedGeneration) await restartIfPending(host, observation, this.restarted);
+      if (this.parameters.has(this.actor.getSnapshot().context.appliedGeneration)) await restartIfPending(host, observation, this.restarted);
       step = 'status';
       await this.status.write();
       const { namespace, name } = this.cluster.metadata;
@@ -335,28 +347,19 @@ export class ClusterActor {
     if (this.again) void this.observe();
   }
 
-  private observation(): Promise<Observation> {
+  private async observation(): Promise<Observation> {
     const { namespace, name } = this.cluster.metadata;
     const pods = this.deps.pods(namespace, name);
     const primary = this.actor.getSnapshot().context.primary;
-    return observeCluster(this.cluster, primary, pods, this.deps.replicaList(namespace, name), (ip) => this.endpoint(ip));
-  }
-
-  /** A fenced instance whose old pod is gone may run again (as a replica): tell the machine. */
-  private unfence(): void {
-    const { context } = this.actor.getSnapshot();
-    const pods = this.deps.pods(this.cluster.metadata.namespace, this.cluster.metadata.name);
-    for (const name of context.fenced) {
-      if (context.failover?.from === name) continue;
-      if (pods.some((p) => p.metadata?.labels?.[LABEL.instance] === name)) continue;
-      this.deps.log(`${this.key}: the old pod of ${name} is gone; it returns as a replica`);
-      this.actor.send({ type: 'UNFENCED', instance: name });
-    }
+    const started = Date.now();
+    const observation = await observeCluster(this.cluster, primary, pods, this.deps.replicaList(namespace, name), (ip, work, timeoutMs) => this.query(ip, work, timeoutMs));
+    this.connections.retain(pods.flatMap((p) => (p.status?.podIP ? [p.status.podIP] : [])));
+    return this.probe.observed(observation, started);
   }
 
   private async stopInstance(pod: string): Promise<void> {
     // The exec ends with the container (exit 137 or a closed connection): both mean PostgreSQL stopped.
-    await execInPod(this.deps.kc, this.cluster.metadata.namespace, pod, 'database', ['pg_ctl', '-D', '/pgdata/data', '-m', 'fast', 'stop']);
+    await execInPod(this.deps.kc, this.cluster.metadata.namespace, pod, 'database', ['pgo-stop']);
   }
 
   private instanceHost(): InstanceHost {
@@ -365,7 +368,9 @@ export class ClusterActor {
       primary: () => this.actor.getSnapshot().context.primary,
       state: () => this.state,
       endpoint: (ip) => this.endpoint(ip),
+      query: (ip, work, timeoutMs) => this.query(ip, work, timeoutMs),
       stopInstance: (pod) => this.stopInstance(pod),
+      primaryRestarting: () => this.actor.send({ type: 'PRIMARY_ROLLING', at: Date.now(), inPlace: true }),
       event: (type, reason, message) => this.deps.events.record(this.cluster, type, reason, message),
       log: (line) => this.deps.log(`${this.key}: ${line}`),
     };
@@ -378,51 +383,20 @@ export class ClusterActor {
       observation: () => this.actor.getSnapshot().context.observation,
       livePods: (instance) =>
         this.deps.pods(namespace, name)
-          .filter((p) => p.metadata?.labels?.[LABEL.instance] === instance && !p.metadata?.deletionTimestamp)
-          .map((p) => ({ name: p.metadata!.name!, ip: p.status?.podIP })),
-      endpoint: (ip) => this.endpoint(ip),
+          .filter((p) => !p.metadata?.deletionTimestamp && p.metadata?.labels?.[LABEL.instance] && (instance === undefined || p.metadata.labels[LABEL.instance] === instance))
+          .map((p) => ({ instance: p.metadata!.labels![LABEL.instance]!, name: p.metadata!.name!, ip: p.status?.podIP, role: p.metadata!.labels![LABEL.role] })),
+      query: (ip, work, timeoutMs) => this.query(ip, work, timeoutMs),
+      answers: (ip) => this.connections.answers(ip, this.cluster.spec.port),
+      port: () => this.cluster.spec.port,
       setRole: (instance, role) => this.roles.set(instance, role),
-      applyDeployment: async (instance) => {
-        const { fenced } = this.actor.getSnapshot().context;
-        const objects = desiredObjects(this.cluster, [...this.deps.replicaList(namespace, name)], fenced);
-        const deployment = objects.find((o) => o.kind === 'Deployment' && o.metadata?.name === instance);
-        if (deployment) await applyObject(this.deps.kc, deployment);
-      },
+      applyDeployment: (instance) => applyInstanceDeployment(this.deps.kc, this.cluster, this.deps.replicaList(namespace, name), this.actor.getSnapshot().context.fenced, instance),
       stopInstance: (pod) => this.stopInstance(pod),
       flushStatus: () => this.status.write(),
-      appendHistory: async (intent) => {
-        // `time` is when the failover started: unique per failover, so a retried relabel step adds it once.
-        const record = { time: intent.startTime, kind: intent.kind, from: intent.from, to: intent.to!, reason: intent.reason };
-        await this.deps.clusters.updateStatus(namespace, name, (c) => {
-          const history = c.status?.failoverHistory ?? [];
-          if (history.some((h) => h.time === record.time && h.from === record.from)) return c.status;
-          return { ...c.status, failoverHistory: [...history, record].slice(-20) };
-        });
-      },
+      appendHistory: (intent) => appendHistory(this.deps.clusters, this.cluster, intent),
       finishTask: (task, ok, message) => this.requests.finish(task, ok, message),
-      createReplacementReplica: async (seed) => {
-        const replica = `${name}-${seed.slice(0, 4)}`;
-        const { created } = await this.deps.replicas.createIfAbsent({
-          apiVersion: API_VERSION,
-          kind: 'PGReplica',
-          metadata: { name: replica, namespace, labels: { ...clusterLabels(name, this.cluster.spec.userLabels), [LABEL.instance]: replica } },
-          spec: { clusterName: name },
-        });
-        if (created) this.deps.events.record(this.cluster, 'Normal', 'ReplicaCreated', `created pgreplica ${replica} to replace the failed primary`);
-      },
+      createReplacementReplica: (seed) => createReplacementReplica(this.deps.replicas, this.deps.events, this.cluster, seed),
       event: (type, reason, message) => this.deps.events.record(this.cluster, type, reason, message),
       log: (line) => this.deps.log(`${this.key}: ${line}`),
     };
-  }
-
-  /** One Warning Event per instance problem (again only if the problem changes). */
-  private reportProblems(o: Observation): void {
-    for (const i of o.instances) {
-      if (i.problem && this.reported.get(i.name) !== i.problem) {
-        this.deps.events.record(this.cluster, 'Warning', 'Unschedulable', `${i.name} ${i.problem}`);
-      }
-      if (i.problem) this.reported.set(i.name, i.problem);
-      else this.reported.delete(i.name);
-    }
   }
 }

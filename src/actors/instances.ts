@@ -5,7 +5,8 @@
  */
 import type { Observation } from '../cluster/observation.ts';
 import type { PgClusterResource } from '../crd/types.ts';
-import { promote, withInstance, type Endpoint } from '../pg/instance.ts';
+import type pg from 'pg';
+import { promote, resetRestoreCommand, resetUpstream, withInstance, type Endpoint } from '../pg/instance.ts';
 
 /** What the upkeep needs from its cluster actor. */
 export interface InstanceHost {
@@ -15,7 +16,11 @@ export interface InstanceHost {
   /** The machine's state name (`monitoring.ready`). */
   state(): string;
   endpoint(podIP: string): Promise<Endpoint>;
+  /** Runs `work` on the instance at `podIP` (the actor's long-lived connection). */
+  query<T>(podIP: string, work: (client: pg.Client) => Promise<T>, timeoutMs: number): Promise<T>;
   stopInstance(podName: string): Promise<void>;
+  /** The primary is about to be stopped for a restart in place: a failover waits the planned-restart grace. */
+  primaryRestarting(): void;
   event(type: 'Normal' | 'Warning', reason: string, message: string): void;
   log(line: string): void;
 }
@@ -35,6 +40,7 @@ export async function restartIfPending(host: InstanceHost, o: Observation, resta
   const next = pending.find((i) => i.name !== primary) ?? pending.find((i) => i.name === primary);
   if (!next) return;
   restarted.set(next.name, now);
+  if (next.name === primary) host.primaryRestarting();
   await host.stopInstance(next.podName!);
   host.event('Normal', 'Restarted', `restarted ${next.name} to apply parameters that need a restart`);
 }
@@ -95,5 +101,27 @@ export async function restartStuckReplicas(host: InstanceHost, o: Observation, s
     since.delete(i.name);
     host.event('Warning', 'Rewinding', `${i.name} is on timeline ${i.pg!.timeline}, behind the primary's ${timeline}, and not streaming: restarting it to rewind`);
     await host.stopInstance(i.podName!);
+  }
+}
+
+/**
+ * A replica pointed straight at the new primary's address by a failover (src/actors/failover.ts) keeps it
+ * while that is the primary's address; once the primary's pod changes (a restart elsewhere, another
+ * failover), or when a failover left it cut off (the operator stopped in between), it gets the primary
+ * Service back. One that streams from the primary gets its restore_command back (the failover left it
+ * cleared, so that no archive-get held up streaming).
+ */
+export async function resetStaleUpstreams(host: InstanceHost, o: Observation): Promise<void> {
+  if (!host.state().startsWith('monitoring')) return;
+  const primary = o.instances.find((i) => i.name === host.primary());
+  if (!primary?.pg || primary.pg.inRecovery) return;
+  for (const i of o.instances) {
+    if (i === primary || !i.podIP || !i.pg?.inRecovery || i.pg.upstream === undefined) continue;
+    if (i.pg.upstream === primary.podIP) {
+      if (i.pg.streaming && i.pg.archiveOff) await host.query(i.podIP, resetRestoreCommand, 3000);
+      continue;
+    }
+    await host.query(i.podIP, resetUpstream, 3000);
+    host.log(`${i.name} followed ${i.pg.upstream || 'nothing'}, not the primary's address ${primary.podIP}: it follows the primary Service again`);
   }
 }

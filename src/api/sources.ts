@@ -11,6 +11,13 @@ import type { EventBus } from './events.ts';
 
 const KINDS = new Set(['PGCluster', 'PGReplica', 'PGTask', 'PGPolicy', 'PGBackup', 'PGUpgrade']);
 
+/**
+ * The client's Watch gives up on a stream silent for 30 s (shorter than the API server's bookmark interval):
+ * that is a normal end, resumed at once from the last version seen. (Treated as a failure, every quiet watch
+ * was restarted from a fresh list after a growing back-off, missing what happened in between.)
+ */
+const timedOut = (err: unknown) => (err as { name?: string })?.name === 'TimeoutError';
+
 /** A running watch loop. */
 export interface Source {
   stop(): void;
@@ -32,10 +39,10 @@ function loop(kc: KubeConfig, path: string, list: () => Promise<string | undefin
               failures = 0;
               lastSeen = (obj as { metadata?: { resourceVersion?: string } })?.metadata?.resourceVersion ?? lastSeen;
               if (type !== 'BOOKMARK') onEvent(type, obj);
-            }, (err) => (err ? reject(err as Error) : resolve()))
+            }, (err) => (err && !timedOut(err) ? reject(err as Error) : resolve()))
             .then((c) => (abort = c), reject);
         });
-        continue; // ended normally (server timeout): resume at once from lastSeen
+        continue; // ended normally (server timeout, or silent too long): resume at once from lastSeen
       } catch (err) {
         lastSeen = undefined;
         if (!stopped) log(`event stream watch ${path}: ${describeError(err)}; restarting`);

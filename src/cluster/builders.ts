@@ -18,6 +18,7 @@ import type { PgClusterResource } from '../crd/types.ts';
 import { PATHS, databasePodBackrest } from '../backrest/objects.ts';
 import { backrestOf } from '../crd/backrest.ts';
 import { instanceAffinity } from './affinity.ts';
+import { SELF_FENCE_SECONDS } from './failover.ts';
 import { LABEL, clusterLabels, clusterNames } from './names.ts';
 
 /** One PostgreSQL instance of a cluster: the primary created with it, or a pgreplica. */
@@ -101,6 +102,7 @@ export function instanceDeployment(cluster: PgClusterResource, instance: Instanc
                 { name: 'PGO_USER', value: spec.user },
                 { name: 'PGO_PASSWORD_TYPE', value: spec.passwordType },
                 { name: 'PGO_PARAMETERS_FILE', value: PARAMETERS_FILE },
+                { name: 'PGO_SELF_FENCE_SECONDS', value: String(SELF_FENCE_SECONDS) },
                 secretEnv('PGO_SUPERUSER_PASSWORD', names.superuserSecret, 'password'),
                 secretEnv('PGO_REPLICATION_PASSWORD', names.replicationSecret, 'password'),
                 secretEnv('PGO_USER_PASSWORD', names.userSecret(spec.user), 'password'),
@@ -183,13 +185,16 @@ export function confValue(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
 }
 
+/** synchronous_standby_names of a cluster with synchronous replication: any one standby acknowledges each commit. */
+export const SYNC_STANDBY_NAMES = 'ANY 1 (*)';
+
 /** The ConfigMap holding the spec's PostgreSQL parameters as a postgresql.conf fragment. */
 export function parametersConfigMap(cluster: PgClusterResource): V1ConfigMap {
   const parameters = cluster.spec.parameters ?? {};
   const lines = Object.keys(parameters)
     .sort()
     .map((name) => `${name} = ${confValue(parameters[name]!)}`);
-  if (cluster.spec.syncReplication) lines.push(`synchronous_standby_names = ${confValue('ANY 1 (*)')}`);
+  if (cluster.spec.syncReplication) lines.push(`synchronous_standby_names = ${confValue(SYNC_STANDBY_NAMES)}`);
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',

@@ -5,6 +5,18 @@
  */
 import type { InstanceObservation, Observation } from './observation.ts';
 
+/**
+ * A primary stops itself once no query of the operator has reached it for this long and the API server does
+ * not answer either (the image's self-fencing watchdog, given this through PGO_SELF_FENCE_SECONDS).
+ */
+export const SELF_FENCE_SECONDS = Number(process.env.PGO_SELF_FENCE_SECONDS ?? 2);
+
+/**
+ * By when such a primary has surely stopped, counted from the last query the operator may have had reach it:
+ * the watchdog looks every 0.5 s, asks the API server for up to 1 s, and the fast shutdown takes a moment.
+ */
+export const SELF_FENCED_WITHIN_MS = SELF_FENCE_SECONDS * 1000 + 2000;
+
 /** A failover or switchover in progress; kept in status so a restarted operator finishes it. */
 export interface FailoverIntent {
   kind: 'automatic' | 'manual' | 'switchover' | 'restore';
@@ -16,6 +28,18 @@ export interface FailoverIntent {
   /** The pgtask that asked for it (manual failover, switchover). */
   task?: string;
   startTime: string;
+  /** When each step happened (see failoverTimes in src/crd/pgcluster.ts). */
+  times?: FailoverTimes;
+}
+
+/** When each step of a failover happened (ISO times). */
+export interface FailoverTimes {
+  lastHealthy?: string;
+  detected?: string;
+  recorded?: string;
+  fenced?: string;
+  promoted?: string;
+  relabeled?: string;
 }
 
 /** A replica as a failover candidate, with why it is or is not eligible. */

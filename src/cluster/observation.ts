@@ -24,6 +24,11 @@ export interface Observation {
   instances: InstanceObservation[];
   /** The instance that is the primary (status.currentPrimary). */
   primary: string;
+  /**
+   * When the primary was last seen healthy (epoch ms; by an observation or the health probe): the failover
+   * delay counts from then, not from when its loss was noticed.
+   */
+  primaryHealthyAt?: number;
 }
 
 /** True when the primary and every replica are Ready. */

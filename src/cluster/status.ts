@@ -90,3 +90,20 @@ function primaryCondition(state: string, context: ClusterContext, previous: Cond
   }
   return condition('PrimaryAvailable', true, 'PrimaryHealthy', `primary ${primary}`, previous, gen, now);
 }
+
+/** The Event that entering `state` records, if any (reason, type, message). */
+export function announcement(state: string, context: ClusterContext): { reason: string; type: 'Normal' | 'Warning'; message: string } | undefined {
+  const f = context.failover;
+  const reasons: Record<string, [string, 'Normal' | 'Warning', string]> = {
+    applying: ['Applying', 'Normal', 'applying the cluster objects'],
+    backingOff: ['ApplyFailed', 'Warning', context.lastError ?? 'applying failed'],
+    'monitoring.initializing': ['Initializing', 'Normal', 'waiting for every instance to become Ready'],
+    'monitoring.ready': ['Ready', 'Normal', 'every instance is Ready'],
+    'monitoring.degraded': ['Degraded', 'Warning', 'an instance is not Ready'],
+    'monitoring.primaryUnready.waiting': ['PrimaryUnready', 'Warning', `primary ${context.primary} is not Ready or does not answer; failover in ${context.settings.failoverDelayMs / 1000} s unless it recovers`],
+    'monitoring.primaryUnready.expired': ['FailoverBlocked', 'Warning', context.settings.autofail ? 'no replica can take over yet' : 'automatic failover is disabled for this cluster'],
+    'failover.recording': ['FailoverStarted', 'Warning', `${f?.kind} failover from ${f?.from} to ${f?.to}: ${f?.reason}`],
+  };
+  const entry = reasons[state];
+  return entry && { reason: entry[0], type: entry[1], message: entry[2] };
+}

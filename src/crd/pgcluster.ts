@@ -82,6 +82,19 @@ export const clusterPhase = z.enum([
   'Failed',
 ]);
 
+/**
+ * When each step of a failover happened (RFC 3339 with milliseconds, the operator's clock): where its time went.
+ * The decision itself is the intent's startTime (the record's `time`).
+ */
+export const failoverTimes = z.strictObject({
+  lastHealthy: z.string().optional().describe('the old primary last seen healthy (Ready, answering, writable)'),
+  detected: z.string().optional().describe('the operator saw it unhealthy (the failover delay began)'),
+  recorded: z.string().optional().describe('the intent was written to status'),
+  fenced: z.string().optional().describe('the old primary was out of the Service, stopped if it answered, and every replica cut off it'),
+  promoted: z.string().optional().describe('the target was out of recovery'),
+  relabeled: z.string().optional().describe('the target carried the primary label (the primary Service selects it)'),
+});
+
 /** One failover or switchover, recorded in status. */
 export const failoverRecord = z.strictObject({
   time: z.string(),
@@ -89,6 +102,7 @@ export const failoverRecord = z.strictObject({
   from: z.string(),
   to: z.string(),
   reason: z.string(),
+  times: failoverTimes.optional(),
 });
 
 /** A failover or switchover in progress: written before anything is changed, so a restarted operator finishes it. */
@@ -99,6 +113,7 @@ export const failoverIntent = z.strictObject({
   reason: z.string(),
   task: z.string().optional().describe('the pgtask that asked for it'),
   startTime: z.string(),
+  times: failoverTimes.optional(),
 });
 
 /** Observed state of a pgcluster; also the durable intent of its actor. */

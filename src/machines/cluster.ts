@@ -10,7 +10,7 @@
  * kept in status. Events carry observations; guards decide from the latest one.
  */
 import { assign, fromPromise, setup } from 'xstate';
-import { chooseTarget, primaryHealthy, type FailoverIntent } from '../cluster/failover.ts';
+import { chooseTarget, primaryHealthy, type FailoverIntent, type FailoverTimes } from '../cluster/failover.ts';
 import { allReady, type Observation } from '../cluster/observation.ts';
 
 /** Failover settings of a cluster (spec and operator defaults). */
@@ -36,8 +36,11 @@ export interface ClusterContext {
   /** Something besides the spec changed (pgreplicas, fencing): apply again. */
   dirty: boolean;
   lastError?: string;
-  /** The primary's pod is being replaced by an apply (the pod being replaced): failover waits longer. */
-  primaryRolling?: { pod?: string; at: number };
+  /**
+   * The primary's pod is being replaced by an apply (the pod being replaced), or restarted in place (a
+   * parameter that needs a restart): failover waits longer.
+   */
+  primaryRolling?: { pod?: string; at: number; inPlace?: boolean; wentDown?: boolean };
   /** The spec of this generation was refused (PostgreSQL rejected a parameter, ...): not retried until it changes. */
   rejected?: { generation: number; reason: string; message: string };
   /** The instance that is the primary (status.currentPrimary). */
@@ -50,6 +53,8 @@ export interface ClusterContext {
   failover?: FailoverIntent;
   /** The failover just completed (for the relabel effect). */
   completed?: FailoverIntent;
+  /** When the primary was seen unhealthy (entering primaryUnready), ISO time. */
+  unreadySince?: string;
   settings: FailoverSettings;
 }
 
@@ -69,8 +74,11 @@ export type ClusterEvent =
   | { type: 'UNFENCED'; instance: string }
   /** A restore (src/actors/restore.ts) has a checked, promoted instance `target`: make it the primary. */
   | { type: 'RESTORE'; target: string; task: string; now: string }
-  /** The apply just changed the primary's pod template: its pod `pod` is being replaced on purpose. */
-  | { type: 'PRIMARY_ROLLING'; pod?: string; at: number };
+  /**
+   * The apply just changed the primary's pod template: its pod `pod` is being replaced on purpose; or
+   * (`inPlace`) the operator has just stopped the primary for a restart in the same pod.
+   */
+  | { type: 'PRIMARY_ROLLING'; pod?: string; at: number; inPlace?: boolean };
 
 /** Input: where a (re)started actor begins, from the cluster's status. */
 export interface ClusterInput {
@@ -109,10 +117,23 @@ export class SpecRejected extends Error {
 }
 
 /**
+ * Thrown by `fence` when a switchover's old primary does not answer (cut off, frozen, gone): it cannot be
+ * stopped cleanly, so the switchover goes on as a failover of a failed primary (fenced at zero pods).
+ */
+export class PrimaryLost extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PrimaryLost';
+  }
+}
+
+/**
  * How long a primary whose pod an apply is replacing may be unready before an automatic failover: a
  * planned restart (new resources, labels) is not a failure, but one that never comes back is.
  */
 export const PLANNED_RESTART_GRACE_MS = Number(process.env.PGO_PLANNED_RESTART_GRACE_MS ?? 60_000);
+
+const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
 const effect = (name: string) => fromPromise<void, { intent: FailoverIntent }>(() => Promise.reject(new Error(`${name} is provided by the cluster actor`)));
 
@@ -150,23 +171,36 @@ export const clusterMachine = setup({
   delays: {
     // Capped exponential back-off: 1 s, 2 s, 4 s ... 30 s.
     retry: ({ context }) => Math.min(30_000, 1000 * 2 ** Math.max(0, context.failures - 1)),
-    failoverDelay: ({ context }) => (context.primaryRolling ? Math.max(context.settings.failoverDelayMs, PLANNED_RESTART_GRACE_MS) : context.settings.failoverDelayMs),
+    // Counted from when the primary was last seen healthy, not from when its loss was noticed.
+    failoverDelay: ({ context }) => {
+      const delay = context.primaryRolling ? Math.max(context.settings.failoverDelayMs, PLANNED_RESTART_GRACE_MS) : context.settings.failoverDelayMs;
+      const since = context.observation?.primaryHealthyAt;
+      return since === undefined ? delay : Math.max(0, delay - (Date.now() - since));
+    },
   },
   actions: {
     observe: assign(({ event, context }) => {
       if (event.type !== 'OBSERVED') return {};
       const healthy = primaryHealthy(event.observation, context.primary);
-      // The roll is over once the primary is healthy on a new pod (or the grace is over: no roll came).
+      // The roll is over once the primary is healthy on a new pod, or (in place) healthy again after it went
+      // down; or once the grace is over (no roll came).
       const pod = event.observation.instances.find((i) => i.name === context.primary)?.podName;
-      const roll = context.primaryRolling;
-      const rolled = roll && ((healthy && pod !== roll.pod) || Date.now() - roll.at > PLANNED_RESTART_GRACE_MS);
-      return { observation: event.observation, established: context.established || healthy, ...(rolled ? { primaryRolling: undefined } : {}) };
+      const roll = context.primaryRolling && { ...context.primaryRolling, wentDown: context.primaryRolling.wentDown || !healthy };
+      const back = roll?.inPlace ? roll.wentDown : pod !== roll?.pod;
+      const rolled = roll && ((healthy && back) || Date.now() - roll.at > PLANNED_RESTART_GRACE_MS);
+      return { observation: event.observation, established: context.established || healthy, primaryRolling: rolled ? undefined : roll };
     }),
     setSpec: assign(({ event, context }) =>
       event.type === 'SPEC' ? { generation: Math.max(event.generation, context.generation), settings: event.settings } : {},
     ),
     startAutomatic: assign({
-      failover: ({ context }) => ({ kind: 'automatic' as const, from: context.primary, reason: `primary ${context.primary} unhealthy for ${context.settings.failoverDelayMs / 1000} s`, startTime: new Date().toISOString() }),
+      failover: ({ context }) => ({
+        kind: 'automatic' as const,
+        from: context.primary,
+        reason: `primary ${context.primary} unhealthy for ${context.settings.failoverDelayMs / 1000} s`,
+        startTime: new Date().toISOString(),
+        times: { lastHealthy: iso(context.observation?.primaryHealthyAt), detected: context.unreadySince },
+      }),
     }),
     startRequested: assign({
       failover: ({ context, event }) => {
@@ -188,8 +222,18 @@ export const clusterMachine = setup({
       const failover = { kind: 'restore' as const, from: context.primary, to: event.target, reason: `restored by pgtask ${event.task}`, task: event.task, startTime: event.now };
       return { failover, fenced: context.fenced.includes(failover.from) ? context.fenced : [...context.fenced, failover.from] };
     }),
-    /** Promotion failed: choose again among the others. */
-    clearTarget: assign({ failover: ({ context }) => ({ ...context.failover!, to: undefined }) }),
+    /** Records when failover step `step` finished. */
+    stamp: assign(({ context }, params: { step: keyof FailoverTimes }) => ({
+      failover: context.failover && { ...context.failover, times: { ...context.failover.times, [params.step]: new Date().toISOString() } },
+    })),
+    /** The old primary of a switchover stopped answering: fail it over instead (fenced until its pod is gone). */
+    switchoverLost: assign(({ context, event }) => {
+      const f = context.failover!;
+      const why = event.type.startsWith('xstate.error') ? String((event as unknown as { error: Error }).error.message) : 'the old primary was lost';
+      return { failover: { ...f, kind: 'manual' as const, reason: `${f.reason}; ${why}: failing over` }, fenced: context.fenced.includes(f.from) ? context.fenced : [...context.fenced, f.from] };
+    }),
+    /** Promotion failed, or the target lacks what another replica has: choose again, on a fresh observation. */
+    clearTarget: assign({ failover: ({ context }) => ({ ...context.failover!, to: undefined }), observation: undefined }),
     // The observation predates the promotion: drop it, so the new primary is judged on a fresh one.
     complete: assign(({ context }) => ({ primary: context.failover!.to!, completed: context.failover, failover: undefined, observation: undefined, primaryRolling: undefined })),
   },
@@ -211,7 +255,7 @@ export const clusterMachine = setup({
     OBSERVED: { actions: 'observe' },
     SPEC: { actions: 'setSpec' },
     REFRESH: { actions: assign({ dirty: true }) },
-    PRIMARY_ROLLING: { actions: assign(({ event }) => ({ primaryRolling: { pod: event.pod, at: event.at } })) },
+    PRIMARY_ROLLING: { actions: assign(({ event }) => ({ primaryRolling: { pod: event.pod, at: event.at, inPlace: event.inPlace } })) },
     UNFENCED: {
       actions: assign(({ context, event }) => ({ fenced: context.fenced.filter((n) => n !== event.instance), dirty: true })),
     },
@@ -288,6 +332,7 @@ export const clusterMachine = setup({
         },
         primaryUnready: {
           meta: { description: 'the primary is not Ready or does not answer; failing over after the failover delay' },
+          entry: assign({ unreadySince: () => new Date().toISOString() }),
           initial: 'waiting',
           always: { guard: 'primaryHealthy', target: 'initializing' },
           states: {
@@ -309,19 +354,27 @@ export const clusterMachine = setup({
         },
         recording: {
           meta: { description: 'writing the failover intent to status' },
-          invoke: { src: 'recordIntent', input: ({ context }) => ({ intent: context.failover! }), onDone: 'fencing' },
+          invoke: { src: 'recordIntent', input: ({ context }) => ({ intent: context.failover! }), onDone: { target: 'fencing', actions: { type: 'stamp', params: { step: 'recorded' } } } },
         },
         fencing: {
-          meta: { description: 'removing the failed primary from the primary Service' },
-          // Synchronous replication and a target behind the stopped old primary: another replica may have what it acknowledged.
-          invoke: { src: 'fence', input: ({ context }) => ({ intent: context.failover! }), onDone: 'promoting', onError: { target: 'choosing', actions: 'clearTarget' } },
+          meta: { description: 'taking the old primary out of the primary Service, stopping it, cutting every replica off it' },
+          // A target behind another replica or the stopped old primary (synchronous replication): choose again.
+          invoke: {
+            src: 'fence',
+            input: ({ context }) => ({ intent: context.failover! }),
+            onDone: { target: 'promoting', actions: { type: 'stamp', params: { step: 'fenced' } } },
+            onError: [
+              { guard: ({ event }) => event.error instanceof PrimaryLost, target: 'fencing', reenter: true, actions: 'switchoverLost' },
+              { target: 'choosing', actions: 'clearTarget' },
+            ],
+          },
         },
         promoting: {
           meta: { description: 'promoting the target' },
           invoke: {
             src: 'promote',
             input: ({ context }) => ({ intent: context.failover! }),
-            onDone: 'relabeling',
+            onDone: { target: 'relabeling', actions: { type: 'stamp', params: { step: 'promoted' } } },
             onError: { target: 'choosing', actions: 'clearTarget' },
           },
         },

@@ -1,6 +1,7 @@
 /** Connections to one PostgreSQL instance (by pod IP) and the operator's queries against it. */
 import pg from 'pg';
-import { ALTER_SYSTEM_RESET_ALL, AUTO_CONF_SETTINGS, CHECKPOINT, FORMAT_ALTER_SYSTEM, INSTANCE_STATE, IN_RECOVERY, PROMOTE, RELOAD, REPLICATION_LAG } from './sql.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ALTER_SYSTEM_RESET_ALL, AUTO_CONF_SETTINGS, CHECKPOINT, DETACH_STANDBY, FORMAT_ALTER_SYSTEM, INSTANCE_STATE, IN_RECOVERY, PROMOTE, RECEIVER_RUNNING, RELOAD, REPLICATION_LAG, RESET_RESTORE_COMMAND, RESET_UPSTREAM, STOP_SERVER } from './sql.ts';
 
 /** Where and how to reach an instance as the superuser. */
 export interface Endpoint {
@@ -18,6 +19,17 @@ export interface InstanceState {
   replayedLsn: string | null;
   /** A changed parameter waits for a restart. */
   pendingRestart: boolean;
+  /**
+   * A standby's upstream as the operator set it during a failover: the new primary's address, '' while it is
+   * cut off; undefined when it follows the image's setting (the primary Service).
+   */
+  upstream?: string;
+  /** A standby's WAL receiver is streaming. */
+  streaming?: boolean;
+  /** A standby's restore_command is cleared (a failover cut it off): it fetches nothing from the archive. */
+  archiveOff?: boolean;
+  /** How long ago a standby's WAL receiver last heard from its upstream (ms, its own clock). */
+  heardMsAgo?: number;
 }
 
 /** Replication of one standby, seen from the primary. */
@@ -28,19 +40,43 @@ export interface StandbyLag {
   lagBytes: number;
 }
 
+/** The operator's superuser connection settings for `endpoint`, giving up on connecting after `timeoutMs`. */
+export function superuserConfig(endpoint: Endpoint, timeoutMs: number): pg.ClientConfig {
+  return { host: endpoint.host, port: endpoint.port, user: 'postgres', password: endpoint.password, database: 'postgres', connectionTimeoutMillis: timeoutMs, application_name: 'pg-operator' };
+}
+
+/**
+ * Closes a connection without waiting: a frozen or cut-off server never answers the Terminate message, and
+ * waiting for it would hang the caller. The socket is destroyed if the server has not closed it within `graceMs`.
+ */
+export function dropConnection(client: pg.Client, graceMs = 0): void {
+  const socket = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
+  if (!graceMs) return void socket?.destroy();
+  const timer = setTimeout(() => socket?.destroy(), graceMs).unref();
+  client.end().then(() => clearTimeout(timer), () => undefined);
+}
+
+/** When a query of this operator was last sent to, or last finished on, each server address (epoch ms). */
+const asked = new Map<string, number>();
+
+/** Notes that a query to `host` is being sent or has just finished (see lastAsked). */
+export function noteAsked(host: string): void {
+  const now = Date.now();
+  asked.set(host, now);
+  if (asked.size > 10_000) for (const [h, t] of asked) if (now - t > 600_000) asked.delete(h);
+}
+
+/**
+ * The latest time a query of this operator may have reached the server at `host` (undefined: none since it
+ * started). A query's bytes can arrive until its connection is closed, which its end time covers.
+ */
+export function lastAsked(host: string): number | undefined {
+  return asked.get(host);
+}
+
 /** Runs `work` with a short-lived superuser connection; connection errors say which instance failed. */
 export async function withInstance<T>(endpoint: Endpoint, work: (client: pg.Client) => Promise<T>, timeoutMs = 3000): Promise<T> {
-  const client = new pg.Client({
-    host: endpoint.host,
-    port: endpoint.port,
-    user: 'postgres',
-    password: endpoint.password,
-    database: 'postgres',
-    connectionTimeoutMillis: timeoutMs,
-    statement_timeout: timeoutMs,
-    query_timeout: timeoutMs + 500,
-    application_name: 'pg-operator',
-  });
+  const client = new pg.Client({ ...superuserConfig(endpoint, timeoutMs), statement_timeout: timeoutMs, query_timeout: timeoutMs + 500 });
   client.on('error', () => undefined); // a dropped connection surfaces through the pending query
   try {
     await client.connect();
@@ -48,20 +84,21 @@ export async function withInstance<T>(endpoint: Endpoint, work: (client: pg.Clie
     throw new Error(`connecting to ${endpoint.host}:${endpoint.port}: ${(err as Error).message}`, { cause: err });
   }
   try {
+    noteAsked(endpoint.host);
     return await work(client);
   } finally {
-    // Not awaited: a frozen or cut-off server never answers the Terminate message, and waiting for it
-    // would hang the caller (an observation of a frozen primary hung until the 30 s watchdog). The socket
-    // is destroyed if the server has not closed it within 2 s.
-    const socket = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
-    const timer = setTimeout(() => socket?.destroy(), 2000).unref();
-    client.end().then(() => clearTimeout(timer), () => undefined);
+    noteAsked(endpoint.host);
+    // (An observation of a frozen primary once hung here until the 30 s watchdog.)
+    dropConnection(client, 2000);
   }
 }
 
 /** Reads whether the instance is in recovery, its timeline and LSNs. */
 export async function instanceState(client: pg.Client): Promise<InstanceState> {
-  type Row = { in_recovery: boolean; timeline: number; current_lsn: string | null; received_lsn: string | null; replayed_lsn: string | null; pending_restart: boolean };
+  type Row = {
+    in_recovery: boolean; timeline: number; current_lsn: string | null; received_lsn: string | null; replayed_lsn: string | null;
+    pending_restart: boolean; upstream: string | null; receiver: string | null; archive_off: boolean; heard_ms_ago: number | null;
+  };
   const row = (await client.query<Row>(INSTANCE_STATE)).rows[0]!;
   return {
     inRecovery: row.in_recovery,
@@ -70,7 +107,64 @@ export async function instanceState(client: pg.Client): Promise<InstanceState> {
     receivedLsn: row.received_lsn,
     replayedLsn: row.replayed_lsn,
     pendingRestart: row.pending_restart,
+    ...(row.upstream === null ? {} : { upstream: /(?:^|\s)host=(\S+)/.exec(row.upstream)?.[1] ?? '' }),
+    streaming: row.receiver === 'streaming',
+    archiveOff: row.archive_off,
+    ...(row.heard_ms_ago === null ? {} : { heardMsAgo: row.heard_ms_ago }),
   };
+}
+
+/**
+ * Cuts a standby off its upstream (see DETACH_STANDBY) and waits until its WAL receiver has stopped; resolves
+ * to its state then, whose received LSN no longer moves. A primary is left alone.
+ */
+export async function detachStandby(client: pg.Client): Promise<InstanceState> {
+  if (!(await client.query<{ in_recovery: boolean }>(IN_RECOVERY)).rows[0]!.in_recovery) return instanceState(client);
+  for (const statement of DETACH_STANDBY) await client.query(statement);
+  for (let i = 0; (await client.query<{ running: boolean }>(RECEIVER_RUNNING)).rows[0]!.running; i++) {
+    if (i >= 100) throw new Error('the WAL receiver did not stop within 5 s of clearing primary_conninfo');
+    await sleep(50);
+  }
+  return instanceState(client);
+}
+
+/** The image's standby connection string to `host` (the image's entrypoint writes the same one for the Service). */
+export function standbyConninfo(host: string, port: number, applicationName: string): string {
+  return `host=${host} port=${port} user=replicator passfile=/pgdata/pgo-pgpass application_name=${applicationName} connect_timeout=3 keepalives_idle=2 keepalives_interval=1 keepalives_count=3 tcp_user_timeout=5000`;
+}
+
+/**
+ * Points a standby straight at `host` (the new primary's address) instead of the primary Service, whose
+ * endpoints each node learns a moment later: it streams from the new primary at once and never from the old.
+ * The replication password is in the image's passfile, so none is in this statement. The restore_command
+ * stays cleared (DETACH_STANDBY): a standby asks the archive before it streams, and an archive-get from a
+ * repository host on a cut-off or stopped node hangs, so streaming would wait for it; the upkeep gives it
+ * back once the standby streams (src/actors/instances.ts).
+ */
+export async function attachStandby(client: pg.Client, conninfo: string): Promise<void> {
+  const { rows } = await client.query<{ sql: string }>(FORMAT_ALTER_SYSTEM, ['primary_conninfo', conninfo]);
+  await client.query(rows[0]!.sql);
+  await client.query(RELOAD);
+}
+
+/** Gives a standby back the image's restore_command (after a failover's cut-off). */
+export async function resetRestoreCommand(client: pg.Client): Promise<void> {
+  for (const statement of RESET_RESTORE_COMMAND) await client.query(statement);
+}
+
+/** Gives a standby back the image's upstream (the primary Service). */
+export async function resetUpstream(client: pg.Client): Promise<void> {
+  for (const statement of RESET_UPSTREAM) await client.query(statement);
+}
+
+/** Asks the server to stop (fast shutdown, see STOP_SERVER); resolves once the request is made. */
+export async function stopServer(client: pg.Client): Promise<void> {
+  await client.query(STOP_SERVER);
+}
+
+/** Writes a checkpoint: after a promotion it puts the new timeline in the control file (for pg_rewind). */
+export async function checkpoint(client: pg.Client): Promise<void> {
+  await client.query(CHECKPOINT);
 }
 
 /** Reads the replication of every standby (on a primary). */
@@ -133,7 +227,4 @@ export async function promote(client: pg.Client): Promise<void> {
   if (!rows[0]!.in_recovery) return;
   const promoted = (await client.query<{ promoted: boolean }>(PROMOTE)).rows[0]!.promoted;
   if (!promoted) throw new Error('pg_promote did not finish within 30 s');
-  // The control file names the new timeline only after a checkpoint; until then pg_rewind of the old
-  // primary against this one would find "no rewind required" and leave it diverged.
-  await client.query(CHECKPOINT);
 }

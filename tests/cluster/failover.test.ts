@@ -9,137 +9,21 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { inject, type Fault } from '../../bench/failover/faults.ts';
-import { readyBackends, serviceAddress } from '../../bench/failover/k8s.ts';
-import type { Target } from '../../bench/failover/target.ts';
-import { startWriter, type Writer } from '../../bench/failover/writer.ts';
-import { clusterNames } from '../../src/cluster/names.ts';
 import { API_VERSION } from '../../src/crd/resources.ts';
-import type { PgClusterResource, PgTaskResource } from '../../src/crd/types.ts';
-import { CustomResources } from '../../src/k8s/custom.ts';
-import { deleteNamespace, localCluster, prepareNamespace, psql, type LocalCluster } from '../harness/cluster.ts';
-import { startOperator, type OperatorProcess } from '../harness/operator.ts';
+import type { PgClusterResource } from '../../src/crd/types.ts';
+import { deleteNamespace } from '../harness/cluster.ts';
+import { NAME, assertHealthy, createHa, haContext, primaryBackend, survive, task, writer, type HaCtx } from '../harness/ha.ts';
+import { startOperator } from '../harness/operator.ts';
 import { waitFor } from '../harness/wait.ts';
 
-interface Ctx {
-  c: LocalCluster;
-  ns: string;
-  op: OperatorProcess;
-  clusters: CustomResources<PgClusterResource>;
-  tasks: CustomResources<PgTaskResource>;
-  password: string;
-  /** Writers started by the tests, stopped at the end whatever happened. */
-  writers: Writer[];
-}
+type Ctx = HaCtx;
 const test = suite<Ctx>('failover on the local cluster');
 const logFile = '/tmp/pg-operator-failover.log';
-const NAME = 'ha';
-
-/** A writer and the table it fills (one per writer: each counts from 1). */
-interface Load {
-  writer: Writer;
-  table: string;
-}
-
-const target = (ns: string): Target => ({ name: 'pg-operator', namespace: ns, primaryService: NAME, podSelector: '', container: 'database', members: 3 }) as unknown as Target;
-
-/** The primary as the primary Service selects it (exactly one ready endpoint). */
-async function primaryBackend(ctx: Ctx) {
-  return waitFor('one pod behind the primary Service', async () => {
-    const b = await readyBackends(ctx.c, ctx.ns, NAME);
-    return b.length === 1 ? b[0] : undefined;
-  }, 120_000, 500);
-}
-
-/** A writer on a node other than the primary's, committing through the primary Service into a new table. */
-async function writer(ctx: Ctx, primary: { ip: string; node: string }): Promise<Load> {
-  const table = `acks_${randomBytes(3).toString('hex')}`;
-  await psql(primary.ip, ctx.password, `create table ${table} (v bigint primary key)`);
-  const { host, port } = await serviceAddress(ctx.c, ctx.ns, NAME);
-  const node = ['node1', 'node2', 'node3'].find((n) => n !== primary.node)!;
-  const w = startWriter(`pgo-${node}`, { host, port, user: 'postgres', password: ctx.password, database: 'postgres', table });
-  ctx.writers.push(w);
-  await waitFor('the writer commits', () => (w.acks.length > 5 ? true : undefined), 30_000, 200);
-  return { writer: w, table };
-}
-
-/**
- * The outcome every fault must end in: all three instances Ready, exactly one writable (the one behind the
- * primary Service and in status), two replicas streaming from it, and every acknowledged value present.
- */
-async function assertHealthy(ctx: Ctx, load?: Load): Promise<PgClusterResource> {
-  const c = await waitFor('3 instances Ready, one writable, 2 streaming', async () => {
-    const x = await ctx.clusters.get(ctx.ns, NAME);
-    if (x.status?.phase !== 'Ready' || x.status.readyInstances !== 3 || x.status.failover) return undefined;
-    const writable = [];
-    for (const i of x.status.instances ?? []) {
-      if ((await psql(i.podIP!, ctx.password, 'select pg_is_in_recovery()').catch(() => '?')) === 'f') writable.push(i.name);
-    }
-    if (writable.length !== 1 || writable[0] !== x.status.currentPrimary) return undefined;
-    const primary = x.status.instances!.find((i) => i.name === x.status!.currentPrimary)!;
-    const streaming = await psql(primary.podIP!, ctx.password, "select count(*) from pg_stat_replication where state = 'streaming'").catch(() => '0');
-    return streaming === '2' ? x : undefined;
-  }, 240_000, 2000);
-  const primary = c.status!.instances!.find((i) => i.name === c.status!.currentPrimary)!;
-  const behind = await readyBackends(ctx.c, ctx.ns, NAME);
-  assert.equal(behind.map((b) => b.ip), [primary.podIP], 'the primary Service selects exactly the primary');
-  if (load) {
-    await load.writer.stop();
-    const acked = load.writer.acks.map((a) => a.v);
-    assert.ok(acked.length > 0, 'the writer committed something');
-    const present = new Set((await psql(primary.podIP!, ctx.password, `select v from ${load.table}`)).split('\n').map(Number));
-    const lost = acked.filter((v) => !present.has(v));
-    assert.equal(lost, [], `acknowledged commits lost: ${lost.length} of ${acked.length}`);
-  }
-  return c;
-}
-
-/** Injects `fault` into the primary under load; returns the cluster once it has recovered. */
-async function survive(ctx: Ctx, fault: Fault, expectNewPrimary: boolean): Promise<void> {
-  const before = await assertHealthy(ctx); // each test starts from a healthy cluster, whatever the last one left
-  const primary = await primaryBackend(ctx);
-  const load = await writer(ctx, primary);
-  const injected = await inject(ctx.c, target(ctx.ns), primary, fault);
-  try {
-    if (expectNewPrimary) {
-      await waitFor('a new primary', async () => {
-        const x = await ctx.clusters.get(ctx.ns, NAME);
-        return x.status?.currentPrimary !== before.status?.currentPrimary && !x.status?.failover ? x : undefined;
-      }, 120_000, 500);
-      await waitFor('the writer commits again', () => (load.writer.acks.at(-1)!.t > injected.t0 ? true : undefined), 60_000, 200);
-    }
-  } finally {
-    await injected.restore();
-  }
-  const after = await assertHealthy(ctx, load);
-  if (expectNewPrimary) {
-    const last = after.status!.failoverHistory!.at(-1)!;
-    assert.is(last.from, before.status!.currentPrimary);
-    assert.is(last.to, after.status!.currentPrimary);
-  }
-}
-
-async function task(ctx: Ctx, type: 'failover' | 'switchover', targetName?: string): Promise<PgTaskResource> {
-  const name = `${NAME}-${type}-${randomBytes(2).toString('hex')}`;
-  await ctx.tasks.createIfAbsent({ apiVersion: API_VERSION, kind: 'PGTask', metadata: { name, namespace: ctx.ns }, spec: { type, clusterName: NAME, ...(targetName ? { target: targetName } : {}) } });
-  return waitFor(`pgtask ${name} done`, async () => {
-    const t = await ctx.tasks.get(ctx.ns, name);
-    return t.status?.phase === 'Succeeded' || t.status?.phase === 'Failed' ? t : undefined;
-  }, 120_000, 500);
-}
 
 test.before(async (ctx) => {
-  ctx.c = localCluster();
-  ctx.ns = `fo-${randomBytes(3).toString('hex')}`;
-  ctx.clusters = new CustomResources(ctx.c.kubeconfig, 'pgclusters');
-  ctx.tasks = new CustomResources(ctx.c.kubeconfig, 'pgtasks');
-  ctx.writers = [];
-  await prepareNamespace(ctx.c, ctx.ns);
+  Object.assign(ctx, await haContext('fo'));
   ctx.op = startOperator(ctx.c.kubeconfigPath, logFile);
-  await ctx.clusters.createIfAbsent({ apiVersion: API_VERSION, kind: 'PGCluster', metadata: { name: NAME, namespace: ctx.ns }, spec: { replicas: 2, syncReplication: true } } as PgClusterResource);
-  const s = await waitFor('superuser secret', () => ctx.c.core.readNamespacedSecret({ namespace: ctx.ns, name: clusterNames(NAME).superuserSecret }).catch(() => undefined), 60_000);
-  ctx.password = Buffer.from(s.data!.password!, 'base64').toString();
-  await assertHealthy(ctx);
+  await createHa(ctx);
 });
 
 test.after(async (ctx) => {
@@ -149,9 +33,25 @@ test.after(async (ctx) => {
   await ctx.op?.stop();
 });
 
-test('crashed PostgreSQL on the primary: recovered, one primary, nothing lost', async (ctx) => {
-  // The kubelet restarts the container at once; it comes back as the primary unless the delay ran out first.
+/** Restarts of the database container of the primary's pod, as the kubelet counts them. */
+async function primaryRestarts(ctx: Ctx): Promise<{ pod: string; restarts: number }> {
+  const { pod } = await primaryBackend(ctx);
+  const p = await ctx.c.core.readNamespacedPod({ namespace: ctx.ns, name: pod });
+  return { pod, restarts: p.status?.containerStatuses?.find((s) => s.name === 'database')?.restartCount ?? -1 };
+}
+
+test('crashed PostgreSQL on the primary: restarted in place, still the primary, nothing lost', async (ctx) => {
+  // The entrypoint starts a crashed postmaster again inside the container: no failover, no kubelet restart.
+  const before = await primaryRestarts(ctx);
+  const history = (await ctx.clusters.get(ctx.ns, NAME)).status?.failoverHistory?.length ?? 0;
   await survive(ctx, 'crash', false);
+  assert.equal(await primaryRestarts(ctx), before, 'the same pod, and its container was not restarted by the kubelet');
+  assert.is((await ctx.clusters.get(ctx.ns, NAME)).status?.failoverHistory?.length ?? 0, history, 'no failover');
+});
+
+test('partly alive primary (new connections refused, open ones still commit): fails over; the old one takes no more commits, nothing acknowledged is lost', async (ctx) => {
+  // The writer's connection was opened before the fault: it must not go on committing on the old primary.
+  await survive(ctx, 'refuse-new', true);
 });
 
 test('frozen primary: fails over; after the thaw the old primary rejoins as a replica', async (ctx) => {

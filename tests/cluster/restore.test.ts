@@ -232,8 +232,9 @@ test('restore into a new cluster from a deleted cluster kept with --keep-backups
   await primarySql(ctx, 'checkpoint');
   const last = await rows(ctx);
   // Everything committed reaches the archive before the cluster goes (a switch of WAL segment, archived).
-  await primarySql(ctx, 'select pg_switch_wal()');
-  await waitFor('the last segment archived', async () => ((await primarySql(ctx, "select last_archived_wal >= pg_walfile_name(pg_current_wal_lsn() - 1) from pg_stat_archiver")) === 't' ? true : undefined), 60_000, 1000);
+  // The segment the switch completed (not the current position: WAL written after the switch moves it on).
+  const segment = await primarySql(ctx, 'select pg_walfile_name(pg_switch_wal())');
+  await waitFor(`segment ${segment} archived`, async () => ((await primarySql(ctx, `select last_archived_wal >= '${segment}' from pg_stat_archiver`)) === 't' ? true : undefined), 60_000, 1000);
   const del = await pgo(ctx.env, 'delete', 'cluster', NAME, '--keep-backups', '--no-prompt');
   assert.is(del.code, 0, del.stderr);
   await waitFor(`pgcluster ${NAME} gone`, async () => ((await ctx.clusters.get(ctx.ns, NAME).catch(() => undefined)) ? undefined : true), 180_000, 1000);

@@ -10,7 +10,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chooseTarget } from '../../src/cluster/failover.ts';
 import type { Observation } from '../../src/cluster/observation.ts';
-import { instanceState, promote, standbyLag, withInstance } from '../../src/pg/instance.ts';
+import { checkpoint, instanceState, promote, standbyLag, withInstance } from '../../src/pg/instance.ts';
 import { PASSWORD, followConf, startPrimary, startStandby, type PgServer } from '../harness/pg.ts';
 import { waitFor } from '../harness/wait.ts';
 
@@ -73,9 +73,10 @@ test('the candidate with the most WAL received is chosen from real LSNs', async 
   await ctx.b.start();
 });
 
-test('promote: the standby leaves recovery on a new timeline, in its control file too; promoting again changes nothing', async (ctx) => {
+test('promote: the standby leaves recovery on a new timeline, in its control file too after the relabel step\'s checkpoint; promoting again changes nothing', async (ctx) => {
   await ctx.primary.stop('immediate'); // the primary "crashes"
   await withInstance(ctx.a.endpoint, promote, 35_000);
+  await withInstance(ctx.a.endpoint, checkpoint);
   const a = await state(ctx.a);
   assert.is(a.inRecovery, false);
   assert.is(a.timeline, 2);

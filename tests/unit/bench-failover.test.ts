@@ -2,7 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PATRONI_DEFAULT, PATRONI_TUNED, patroniManifests, primaryServiceName } from '../../bench/patroni/manifests.ts';
 import { recoveredAt } from '../../bench/failover/run.ts';
-import { formatTable } from '../../bench/failover/table.ts';
+import { formatPhaseTable, formatTable } from '../../bench/failover/table.ts';
+import { phasesOf } from '../../bench/failover/phases.ts';
 
 type Obj = { kind: string; metadata: { name: string }; spec?: Record<string, unknown> };
 
@@ -36,6 +37,19 @@ test('the table shows medians, "no recovery" and runs that failed before the fau
   assert.match(out, /\| crash +\| 3\/3 +\| 2\.0 s +\| 1\.0 s \| 3\.0 s \| 0, 1, 0/);
   assert.match(out, /\| freeze +\| 0\/1 +\| no recovery/);
   assert.match(out, /1 failed before the fault/);
+});
+
+test('phases: from the fault to the first commit, each step from the operator\'s own times', () => {
+  const t0 = Date.parse('2026-12-02T10:00:00.000Z');
+  const at = (ms: number) => new Date(t0 + ms).toISOString();
+  const record = { time: at(3000), times: { detected: at(1200), recorded: at(3050), fenced: at(3300), promoted: at(3700), relabeled: at(3750) } };
+  const phases = phasesOf(t0, record, t0 + 4100, t0 + 4600);
+  assert.equal(phases, { detection: 1200, delay: 1800, recording: 50, fencing: 250, promoting: 400, 'relabel+endpoint': 400, 'first commit': 500 });
+  const sum = Object.values(phases).reduce((a, b) => a + b, 0);
+  assert.is(sum, 4600, 'the phases add up to the RTO');
+  assert.equal(phasesOf(t0, undefined, undefined, t0 + 900), {}, 'no failover recorded (a restart in place): no phases');
+  const table = formatPhaseTable([{ target: 'pg-operator', fault: 'freeze', runs: [{ acked: 1, from: 'a', phases }, { acked: 1, from: 'a', phases: { ...phases, delay: 2800 } }] }]);
+  assert.match(table, /\| pg-operator \| freeze \| 2 \| 1\.20 \(1\.20\) +\| 2\.30 \(2\.80\)/);
 });
 
 test.run();

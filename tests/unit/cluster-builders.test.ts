@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { instanceAffinity } from '../../src/cluster/affinity.ts';
 import { clusterServices, confValue, instanceDeployment, parametersConfigMap } from '../../src/cluster/builders.ts';
+import { runtimeParameters } from '../../src/actors/parameters.ts';
 import { LABEL, initialReplicaName } from '../../src/cluster/names.ts';
 import { clusterInstances, desiredObjects, initialReplicas } from '../../src/cluster/plan.ts';
 import { phaseOf } from '../../src/cluster/status.ts';
@@ -80,6 +81,11 @@ test('parameters become a quoted postgresql.conf fragment', () => {
   const cm = parametersConfigMap(cluster({ parameters: { work_mem: '8MB', search_path: "a, 'b'" }, syncReplication: true }));
   assert.is(cm.data!['postgresql.conf'], "# Managed by pg-operator from the pgcluster spec.\nsearch_path = 'a, ''b'''\nwork_mem = '8MB'\nsynchronous_standby_names = 'ANY 1 (*)'\n");
   assert.is(confValue('a\\b'), "'a\\\\b'");
+});
+
+test('running instances get synchronous replication as the spec has it now, on or off', () => {
+  assert.equal(runtimeParameters(cluster({ parameters: { work_mem: '8MB' }, syncReplication: true })), { synchronous_standby_names: 'ANY 1 (*)', work_mem: '8MB' });
+  assert.equal(runtimeParameters(cluster({ syncReplication: false })), { synchronous_standby_names: '' });
 });
 
 test('initial replicas: derived names, only the missing ones, none once recorded', () => {

@@ -126,6 +126,10 @@ test('a primary whose pod an apply replaces gets the planned-restart grace, unti
   assert.is(await after(rolling, PLANNED_RESTART_GRACE_MS + 1000), 'failover.recording');
   // Healthy on a new pod: the roll is over, a later loss gets the normal delay again.
   assert.is(await after([roll('p1'), { type: 'OBSERVED', observation: healthy('p2') }, { type: 'OBSERVED', observation: down }], 4000), 'failover.recording');
+  // Restarted in place (same pod): the grace holds while it is down; once back, a later loss gets the normal delay.
+  const inPlace: ClusterEvent = { type: 'PRIMARY_ROLLING', at: Date.now(), inPlace: true };
+  assert.is(await after([inPlace, { type: 'OBSERVED', observation: healthy('p1') }, { type: 'OBSERVED', observation: down }], 4000), 'monitoring.primaryUnready.waiting');
+  assert.is(await after([inPlace, { type: 'OBSERVED', observation: down }, { type: 'OBSERVED', observation: healthy('p1') }, { type: 'OBSERVED', observation: down }], 4000), 'failover.recording');
 });
 
 test('a restarted actor for an applied spec still applies once (idempotent), then monitors', () => {

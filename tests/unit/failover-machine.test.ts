@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { initialTransition, transition } from 'xstate';
 import type { FailoverIntent } from '../../src/cluster/failover.ts';
 import type { InstanceObservation } from '../../src/cluster/observation.ts';
-import { clusterMachine, stateName, type ClusterEvent, type ClusterInput } from '../../src/machines/cluster.ts';
+import { PrimaryLost, clusterMachine, stateName, type ClusterEvent, type ClusterInput } from '../../src/machines/cluster.ts';
 
 const settings = { autofail: true, failoverDelayMs: 3000, sync: false };
 const pg = (inRecovery: boolean, lsn = '0/100') => ({ inRecovery, timeline: 1, currentLsn: inRecovery ? null : lsn, receivedLsn: inRecovery ? lsn : null, replayedLsn: inRecovery ? lsn : null, pendingRestart: false });
@@ -72,9 +72,9 @@ const table: { name: string; input?: Partial<ClusterInput>; events: ClusterEvent
     states: ['applying', 'monitoring.initializing', 'monitoring.initializing', 'monitoring.initializing'],
   },
   {
-    name: 'promotion fails: choose again',
-    events: [applied, healthy, primaryDown, delay, done('failover.recording'), done('failover.fencing'), failed('failover.promoting')],
-    states: ['applying', 'monitoring.initializing', 'monitoring.ready', 'monitoring.primaryUnready.waiting', 'failover.recording', 'failover.fencing', 'failover.promoting', 'failover.recording'],
+    name: 'promotion fails: choose again, on the next observation',
+    events: [applied, healthy, primaryDown, delay, done('failover.recording'), done('failover.fencing'), failed('failover.promoting'), primaryDown],
+    states: ['applying', 'monitoring.initializing', 'monitoring.ready', 'monitoring.primaryUnready.waiting', 'failover.recording', 'failover.fencing', 'failover.promoting', 'failover.choosing', 'failover.recording'],
   },
   {
     name: 'a spec change during a failover waits until it is over',
@@ -167,10 +167,43 @@ test('a restore switch replaces the primary, healthy or not, with the restored i
   assert.not.ok(busy.snapshot.can(restore));
 });
 
-test('fencing that finds the target behind the stopped old primary chooses again', () => {
+test('fencing that finds the target behind another replica chooses again, from a fresh observation only', () => {
   const r = run([applied, healthy, primaryDown, delay, done('failover.recording'), failed('failover.fencing')]);
-  assert.is(r.states.at(-1), 'failover.recording', 'chose a target again and records it');
-  assert.ok(r.context.failover?.to, 'a target chosen from the latest observation');
+  assert.is(r.states.at(-1), 'failover.choosing', 'the observation that chose the target is dropped');
+  assert.is(r.context.observation, undefined);
+  const again = run([applied, healthy, primaryDown, delay, done('failover.recording'), failed('failover.fencing'), primaryDown]);
+  assert.is(again.states.at(-1), 'failover.recording', 'chose a target again and records it');
+  assert.ok(again.context.failover?.to, 'a target chosen from the latest observation');
+});
+
+test('a switchover whose old primary stops answering goes on as a failover: the old primary is fenced at zero pods', () => {
+  const lost = { type: 'xstate.error.actor.0.cluster.failover.fencing', error: new PrimaryLost('c did not answer to be stopped cleanly') } as unknown as ClusterEvent;
+  const r = run([applied, healthy, request('switchover', 'b'), done('failover.recording'), lost]);
+  assert.equal(r.states.slice(-2), ['failover.fencing', 'failover.fencing'], 'fencing again, as a failover');
+  assert.is(r.context.failover?.kind, 'manual');
+  assert.is(r.context.failover?.to, 'b', 'the same target');
+  assert.match(r.context.failover?.reason ?? '', /c did not answer to be stopped cleanly: failing over/);
+  assert.ok(r.context.fenced.includes('c'));
+});
+
+test('each failover step is timed: detection, decision, recording, fencing, promotion', () => {
+  const r = run([applied, healthy, primaryDown, delay, done('failover.recording'), done('failover.fencing'), done('failover.promoting')]);
+  const { times, startTime } = r.context.completed!;
+  assert.ok(times?.detected && times.recorded && times.fenced && times.promoted, JSON.stringify(times));
+  const order = [times.detected, startTime, times.recorded, times.fenced, times.promoted].map((t) => Date.parse(t));
+  assert.equal([...order].sort((a, b) => a - b), order, 'in the order they happened');
+});
+
+test('the failover delay counts from when the primary was last seen healthy', () => {
+  const delayOf = (primaryHealthyAt?: number) => {
+    const r = run([applied, healthy, primaryDown.type === 'OBSERVED' ? { ...primaryDown, observation: { ...primaryDown.observation, primaryHealthyAt } } : primaryDown]);
+    const fn = clusterMachine.implementations.delays.failoverDelay as (args: { context: typeof r.context }) => number;
+    return fn({ context: r.context });
+  };
+  assert.is(delayOf(undefined), 3000, 'not known: the whole delay');
+  const d = delayOf(Date.now() - 1000);
+  assert.ok(d <= 2000 && d > 1500, `seen healthy 1 s ago: about 2 s left (${d})`);
+  assert.is(delayOf(Date.now() - 10_000), 0, 'unhealthy for longer than the delay already');
 });
 
 test.run();

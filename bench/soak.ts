@@ -1,0 +1,83 @@
+/**
+ * Soak: no spurious failover under load. Three pgclusters (2 replicas each; the third with synchronous
+ * replication) under a pgbench write load through their primary Services, while a CPU hog keeps every core
+ * of the machine busy and a disk job writes and fsyncs beside them, for --minutes (30). Prints failovers,
+ * container restarts (by the kubelet), PrimaryUnready episodes and probe failures, and the worst probe
+ * latency the operator logged (it logs every probe slower than half its timeout, PGO_PROBE_TIMEOUT_MS).
+ * Run under the cluster lock: flock /tmp/pgo-cluster.lock npx tsx bench/soak.ts [--minutes 30]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { LABEL, clusterNames } from '../src/cluster/names.ts';
+import { API_VERSION } from '../src/crd/resources.ts';
+import type { PgClusterResource } from '../src/crd/types.ts';
+import { waitFor } from '../tests/harness/wait.ts';
+import { serviceAddress } from './failover/k8s.ts';
+import { startBench } from './lib.ts';
+
+const { values: opts } = parseArgs({ options: { minutes: { type: 'string', default: '30' }, clients: { type: 'string', default: '4' } } });
+const minutes = Number(opts.minutes);
+const logFile = '/tmp/pg-operator-bench-soak.log';
+const { c, ns, clusters, close } = await startBench(logFile);
+const names = ['soak-a', 'soak-b', 'soak-sync'];
+const children: ChildProcess[] = [];
+const diskFile = '/var/tmp/pgo-soak-disk';
+
+const started = (cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env) => {
+  const child = spawn(cmd, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr?.on('data', () => undefined);
+  children.push(child);
+  return child;
+};
+
+async function restarts(): Promise<Map<string, number>> {
+  const pods = await c.core.listNamespacedPod({ namespace: ns, labelSelector: `${LABEL.component}=database` });
+  return new Map(pods.items.map((p) => [p.metadata!.name!, (p.status?.containerStatuses ?? []).reduce((n, s) => n + s.restartCount, 0)]));
+}
+
+try {
+  for (const name of names) {
+    await clusters.createIfAbsent({ apiVersion: API_VERSION, kind: 'PGCluster', metadata: { name, namespace: ns }, spec: { replicas: 2, ...(name.endsWith('sync') ? { syncReplication: true } : {}) } } as PgClusterResource);
+  }
+  for (const name of names) {
+    await waitFor(`${name} Ready`, async () => ((await clusters.get(ns, name)).status?.phase === 'Ready' ? true : undefined), 600_000, 2000);
+  }
+  // pgbench from node3's network namespace through each primary Service, as an application pod would.
+  for (const name of names) {
+    const secret = await c.core.readNamespacedSecret({ namespace: ns, name: clusterNames(name).superuserSecret });
+    const { host, port } = await serviceAddress(c, ns, clusterNames(name).primaryService);
+    const env = { ...process.env, PGPASSWORD: Buffer.from(secret.data!.password!, 'base64').toString(), PGCONNECT_TIMEOUT: '5' };
+    const base = ['netns', 'exec', 'pgo-node3', 'pgbench', '-h', host, '-p', String(port), '-U', 'postgres'];
+    await new Promise<void>((resolve, reject) => started('ip', [...base, '-i', '-s', '10', '-q', 'postgres'], env).once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`pgbench -i on ${name}: exit ${code}`)))));
+    started('ip', [...base, '-n', '-c', opts.clients, '-j', '1', '-T', String(minutes * 60), 'postgres'], env);
+  }
+  const before = await restarts();
+  const history = new Map(await Promise.all(names.map(async (n) => [n, (await clusters.get(ns, n)).status?.failoverHistory?.length ?? 0] as const)));
+  const logStart = readFileSync(logFile, 'utf8').length;
+  // Every core busy, and a disk job that writes and fsyncs 1 GiB over and over.
+  for (let i = 0; i < availableParallelism(); i++) started(process.execPath, ['-e', 'for (;;) {}']);
+  started('sh', ['-c', `while :; do dd if=/dev/zero of=${diskFile} bs=1M count=1024 conv=fsync 2>/dev/null; done`]);
+  console.log(`soak: ${names.join(', ')} under pgbench (${opts.clients} clients each), ${availableParallelism()} CPU hogs and a disk job, ${minutes} min`);
+  const end = Date.now() + minutes * 60_000;
+  while (Date.now() < end) {
+    await sleep(Math.min(60_000, end - Date.now()));
+    console.log(`  ${Math.round((end - Date.now()) / 60_000)} min left`);
+  }
+  const after = await restarts();
+  const log = readFileSync(logFile, 'utf8').slice(logStart);
+  const failovers = await Promise.all(names.map(async (n) => ((await clusters.get(ns, n)).status?.failoverHistory?.length ?? 0) - history.get(n)!));
+  const restarted = [...after].filter(([pod, n]) => n !== (before.get(pod) ?? n)).map(([pod, n]) => `${pod} +${n - before.get(pod)!}`);
+  const slow = [...log.matchAll(/answered in (\d+) ms/g)].map((m) => Number(m[1]));
+  console.log(`\nsoak over ${minutes} min with every core busy:`);
+  console.log(`  failovers: ${failovers.reduce((a, b) => a + b, 0)} (${names.map((n, i) => `${n} ${failovers[i]}`).join(', ')})`);
+  console.log(`  container restarts by the kubelet: ${restarted.length ? restarted.join(', ') : 0}`);
+  console.log(`  PrimaryUnready episodes: ${(log.match(/-> monitoring\.primaryUnready\.waiting/g) ?? []).length}; probe failures logged: ${(log.match(/: primary \S+ (does not answer|is not Ready|has no pod|is in recovery)/g) ?? []).length}`);
+  console.log(`  worst probe latency logged: ${slow.length ? `${Math.max(...slow)} ms (${slow.length} probes slower than half the timeout)` : 'none slower than half the timeout'}`);
+} finally {
+  for (const child of children) child.kill('SIGKILL');
+  rmSync(diskFile, { force: true });
+  await close();
+}

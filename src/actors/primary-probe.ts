@@ -1,0 +1,127 @@
+/**
+ * The primary's health probe: every PGO_PROBE_MS (1 s; a quarter of that while the primary is in doubt) one
+ * cheap query on the operator's long-lived connection to the primary and a new TCP connection to it (a server
+ * refusing new clients while old sessions go on is not healthy), failing after PGO_PROBE_TIMEOUT_MS (1 s). A hung, crashed or cut-off primary is
+ * noticed within about two seconds, not at the next full observation: the machine hears it at once (the
+ * primary as not Ready in its latest observation) and a full observation is started. The probe also keeps
+ * when the primary was last seen healthy, from which the failover delay counts. The full observation (every
+ * 5 s, and on every pod change) still decides everything else.
+ */
+import type pg from 'pg';
+import { primaryHealthy } from '../cluster/failover.ts';
+import type { Observation } from '../cluster/observation.ts';
+import { instanceState } from '../pg/instance.ts';
+
+export const PROBE_MS = Number(process.env.PGO_PROBE_MS ?? 1000);
+/** While the primary is in doubt it is probed four times as often, so a quick recovery is seen at once. */
+const DOUBT_PROBE_MS = PROBE_MS / 4;
+export const PROBE_TIMEOUT_MS = Number(process.env.PGO_PROBE_TIMEOUT_MS ?? 1000);
+
+/** What the probe needs from its cluster actor. */
+export interface ProbeHost {
+  /** The primary instance now, or undefined while probing makes no sense (a failover, an apply). */
+  primary(): string | undefined;
+  /** The primary's pod now (from the informer): its IP and readiness. */
+  primaryPod(primary: string): { ip?: string; ready: boolean } | undefined;
+  query<T>(podIP: string, work: (client: pg.Client) => Promise<T>, timeoutMs: number): Promise<T>;
+  /** Whether the instance at `podIP` accepts a new connection within `timeoutMs`. */
+  accepts(podIP: string, timeoutMs: number): Promise<boolean>;
+  /** The machine's latest observation. */
+  observation(): Observation | undefined;
+  /** Feeds the machine an observation. */
+  send(observation: Observation): void;
+  /** Starts a full observation. */
+  observe(): void;
+  log(line: string): void;
+}
+
+/** Probes the primary on a timer; one probe at a time. */
+export class PrimaryProbe {
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+  /** When the primary was last seen healthy (by a probe or an observation). */
+  private healthy?: { primary: string; at: number };
+  /** The latest probe found the primary unhealthy. */
+  private doubt = false;
+
+  constructor(private readonly host: ProbeHost) {}
+
+  start(): void {
+    this.schedule();
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.stopped = true;
+  }
+
+  /** The next probe after this one: sooner while the primary is in doubt. */
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.probe().finally(() => this.schedule()), this.doubt ? DOUBT_PROBE_MS : PROBE_MS);
+  }
+
+  /** When `primary` was last seen healthy (epoch ms), if it was since the operator started. */
+  healthyAt(primary: string): number | undefined {
+    return this.healthy?.primary === primary ? this.healthy.at : undefined;
+  }
+
+  /**
+   * A full observation started at `at` saw the primary: returns it with primaryHealthyAt set. While the latest
+   * probe found the primary unhealthy, the observation does not overrule it (it reads over the old connection
+   * and does not try a new one): the primary stays unhealthy in it until a probe succeeds.
+   */
+  observed(o: Observation, at: number): Observation {
+    if (this.doubt) return this.markedDown(o);
+    if (primaryHealthy(o, o.primary)) this.healthy = { primary: o.primary, at };
+    return { ...o, primaryHealthyAt: this.healthyAt(o.primary) };
+  }
+
+  private markedDown(o: Observation): Observation {
+    const instances = o.instances.map((i) => (i.name === o.primary ? { ...i, ready: false, pg: undefined } : i));
+    return { ...o, instances, primaryHealthyAt: this.healthyAt(o.primary) };
+  }
+
+  private async probe(): Promise<void> {
+    const primary = this.host.primary();
+    if (!primary) return;
+    try {
+      const pod = this.host.primaryPod(primary);
+      if (!pod?.ip) return this.down(primary, 'has no pod');
+      const started = Date.now();
+      const [state, accepts] = await Promise.all([
+        this.host.query(pod.ip, instanceState, PROBE_TIMEOUT_MS).catch((err: unknown) => err as Error),
+        this.host.accepts(pod.ip, PROBE_TIMEOUT_MS),
+      ]);
+      // Slow answers are what a too-short timeout would turn into spurious failovers: bench/soak reads these.
+      const took = Date.now() - started;
+      if (took > PROBE_TIMEOUT_MS / 2 && !(state instanceof Error)) this.host.log(`probe of primary ${primary} answered in ${took} ms`);
+      if (state instanceof Error) this.down(primary, `does not answer (${state.message})`);
+      else if (!accepts) this.down(primary, 'does not accept new connections');
+      else if (state.inRecovery) this.down(primary, 'is in recovery');
+      else if (!pod.ready) this.down(primary, 'is not Ready');
+      else this.up(primary);
+    } catch (err) {
+      this.host.log(`probing the primary: ${String(err)}`);
+    }
+  }
+
+  private up(primary: string): void {
+    const recovered = this.doubt;
+    this.doubt = false;
+    this.healthy = { primary, at: Date.now() };
+    if (recovered) this.host.observe();
+  }
+
+  private down(primary: string, why: string): void {
+    const first = !this.doubt;
+    this.doubt = true;
+    // Until a full observation agrees, every failed probe tells the machine again.
+    const o = this.host.observation();
+    if (o?.primary === primary && primaryHealthy(o, primary)) this.host.send(this.markedDown(o));
+    if (!first) return;
+    this.host.log(`primary ${primary} ${why}`);
+    this.host.observe();
+  }
+}

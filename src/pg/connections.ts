@@ -1,0 +1,104 @@
+/**
+ * Long-lived superuser connections, at most one per instance address: the observation and the primary's
+ * health probe reuse them instead of opening a connection per look (a new connection costs a fork on the
+ * server and a TLS-free handshake here, every second, for every instance). A call that fails or does not
+ * answer within its timeout closes that connection; the next call opens a new one.
+ */
+import { connect } from 'node:net';
+import pg from 'pg';
+import { dropConnection, noteAsked, superuserConfig, type Endpoint } from './instance.ts';
+
+interface Entry {
+  client: pg.Client;
+  connected: Promise<void>;
+  /** The connection was established: queries on it may reach the server (see lastAsked). */
+  up: boolean;
+}
+
+/** A call did not answer within its timeout (the server may be frozen or cut off). */
+export class NoAnswer extends Error {}
+
+/** One connection per address, opened on first use. */
+export class Connections {
+  private readonly open = new Map<string, Entry>();
+  /** Whether the latest call to each address (host:port) answered. */
+  private readonly answered = new Map<string, boolean>();
+
+  /** False when the latest call to `host` failed or timed out (true when it answered, undefined: never called). */
+  answers(host: string, port: number): boolean | undefined {
+    return this.answered.get(`${host}:${port}`);
+  }
+
+  /**
+   * Runs `work` on the connection to `endpoint` (opening it when needed); rejects after `timeoutMs`, closing
+   * the connection, so a server that does not answer never holds the caller longer than that.
+   */
+  async run<T>(endpoint: Endpoint, work: (client: pg.Client) => Promise<T>, timeoutMs: number): Promise<T> {
+    const key = `${endpoint.host}:${endpoint.port}`;
+    const entry = this.open.get(key) ?? this.connect(key, endpoint, timeoutMs);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new NoAnswer(`${key} did not answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      const result = await Promise.race([entry.connected.then(() => (noteAsked(endpoint.host), work(entry.client))), timeout]);
+      this.answered.set(key, true);
+      return result;
+    } catch (err) {
+      this.answered.set(key, false);
+      this.close(key, entry);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      if (entry.up) noteAsked(endpoint.host);
+    }
+  }
+
+  /** Closes every connection (the actor stopped). */
+  closeAll(): void {
+    for (const [key, entry] of this.open) this.close(key, entry);
+  }
+
+  /** Closes connections to addresses not in `keep` (pods that are gone). */
+  retain(keep: Iterable<string>): void {
+    const hosts = new Set(keep);
+    const gone = (key: string) => !hosts.has(key.slice(0, key.lastIndexOf(':')));
+    for (const [key, entry] of this.open) if (gone(key)) this.close(key, entry);
+    for (const key of this.answered.keys()) if (gone(key)) this.answered.delete(key);
+  }
+
+  private connect(key: string, endpoint: Endpoint, timeoutMs: number): Entry {
+    const client = new pg.Client({ ...superuserConfig(endpoint, timeoutMs), keepAlive: true });
+    const entry: Entry = { client, connected: client.connect().then(() => void (entry.up = true)), up: false };
+    // A dropped connection surfaces through the next call; forget it now so that call opens a new one.
+    client.on('error', () => this.close(key, entry));
+    client.on('end', () => this.close(key, entry));
+    entry.connected.catch(() => this.close(key, entry));
+    this.open.set(key, entry);
+    return entry;
+  }
+
+  private close(key: string, entry: Entry): void {
+    if (this.open.get(key) === entry) this.open.delete(key);
+    dropConnection(entry.client);
+  }
+}
+
+/**
+ * Whether `host:port` accepts a new TCP connection within `timeoutMs` (closed at once, before any startup
+ * packet: PostgreSQL logs nothing for it). An open connection working says nothing about new ones: a server
+ * out of connection slots or behind a filter refuses new clients while old sessions go on.
+ */
+export function acceptsConnections(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
