@@ -151,17 +151,15 @@ CONF
 if [ "${PGO_BACKREST:-off}" = on ]; then
   # WAL archiving through pgBackRest from the first start on. Async: a background process pushes segments in
   # batches, and the archiver hears "archived" for a segment only once it is in every repository; until the
-  # stanza exists, segments wait in pg_wal. Replicas and restores fetch with archive-get. A standby's fetch is
-  # bounded: it asks the archive before it streams, and an archive-get from a repository host that does not
-  # answer (its node cut off or stopped) would otherwise hold streaming up for a minute per attempt; a fetch
-  # given up on is asked again (the async archive-get goes on filling its spool meanwhile). Restores write
-  # their own, unbounded restore_command: for them a failed fetch means the end of the archive.
+  # stanza exists, segments wait in pg_wal. Replicas and restores fetch with archive-get: a member's fetch is
+  # bounded, and stops once a failover cut it off (pgo-archive-get); restores write their own, unbounded
+  # restore_command: for them a failed fetch means the end of the archive.
   mkdir -p /pgdata/pgbackrest/log /pgdata/pgbackrest/spool
   cat >> "$PGDATA/pgo.conf" <<CONF
 archive_mode = on
 archive_command = 'pgo-member-only pgbackrest --stanza=db archive-push "%p"'
 archive_timeout = ${PGO_ARCHIVE_TIMEOUT:-60}
-restore_command = 'timeout ${PGO_ARCHIVE_GET_TIMEOUT:-10} pgbackrest --stanza=db archive-get %f "%p"'
+restore_command = 'pgo-archive-get %f "%p"'
 CONF
 else
   echo "archive_mode = off" >> "$PGDATA/pgo.conf"

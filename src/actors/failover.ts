@@ -237,12 +237,18 @@ async function attachReplicas(host: FailoverHost, intent: FailoverIntent): Promi
   );
 }
 
-/** Promotes the target (once: an instance already out of recovery is left alone); on failure it is chosen again. */
+/**
+ * Promotes the target (once: an instance already out of recovery is left alone). On failure the target is
+ * stopped before the machine chooses again: a promote request that reached it would still make it a primary
+ * later, beside the next target (it restarts as a standby, the request forgotten). The next choice takes an
+ * instance that became writable meanwhile (see writableOtherThan).
+ */
 export async function promoteTarget(host: FailoverHost, intent: FailoverIntent): Promise<void> {
   try {
     await promoteOnce(host, intent);
   } catch (err) {
-    host.log(`promoting ${intent.to}: ${describeError(err)}; choosing again`);
+    host.log(`promoting ${intent.to}: ${describeError(err)}; stopping it and choosing again`);
+    await Promise.all(host.livePods(intent.to).map((pod) => host.stopInstance(pod.name).catch((e: unknown) => host.log(`stopping ${pod.name}: ${describeError(e)}`))));
     await sleep(1000);
     throw err;
   }

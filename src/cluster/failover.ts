@@ -143,6 +143,12 @@ export function chooseTarget(
   return { target: best.name };
 }
 
+/** An instance other than `failed` that answers as a primary, as a choice (undefined when none does). */
+export function writableOtherThan(o: Observation, failed: string): Choice | undefined {
+  const writable = o.instances.find((i) => i.name !== failed && i.podName && i.pg && !i.pg.inRecovery);
+  return writable ? { target: writable.name } : undefined;
+}
+
 /** A role label value: primary and replica select the Services; fenced selects neither. */
 export type Role = 'primary' | 'replica' | 'fenced' | 'restore';
 

@@ -10,7 +10,7 @@
  * kept in status. Events carry observations; guards decide from the latest one.
  */
 import { assign, fromPromise, setup } from 'xstate';
-import { chooseTarget, primaryHealthy, type FailoverIntent, type FailoverTimes } from '../cluster/failover.ts';
+import { chooseTarget, primaryHealthy, writableOtherThan, type Choice, type FailoverIntent, type FailoverTimes } from '../cluster/failover.ts';
 import { allReady, type Observation } from '../cluster/observation.ts';
 
 /** Failover settings of a cluster (spec and operator defaults). */
@@ -91,9 +91,12 @@ export interface ClusterInput {
   settings: FailoverSettings;
 }
 
-const choice = (context: ClusterContext, target?: string) =>
+// Choosing again in a failover whose promote may have reached its target: an instance already writable is
+// that one (or one promoted before), and promoting another would make two primaries.
+const choice = (context: ClusterContext, target?: string): Choice =>
   context.observation
-    ? chooseTarget(context.observation, context.failover?.from ?? context.primary, {
+    ? (context.failover && writableOtherThan(context.observation, context.failover.from)) ||
+      chooseTarget(context.observation, context.failover?.from ?? context.primary, {
         sync: context.settings.sync,
         preferredNode: context.settings.preferredNode,
         target,

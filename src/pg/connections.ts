@@ -6,7 +6,7 @@
  */
 import { connect } from 'node:net';
 import pg from 'pg';
-import { dropConnection, noteAsked, superuserConfig, type Endpoint } from './instance.ts';
+import { dropConnection, noteAsked, superuserConfig, withInstance, type Endpoint } from './instance.ts';
 
 interface Entry {
   client: pg.Client;
@@ -14,6 +14,9 @@ interface Entry {
   /** The connection was established: queries on it may reach the server (see lastAsked). */
   up: boolean;
 }
+
+/** Calls allowed longer than this get a connection of their own (see Connections.run). */
+export const SHARED_CALL_MAX_MS = 10_000;
 
 /** A call did not answer within its timeout (the server may be frozen or cut off). */
 export class NoAnswer extends Error {}
@@ -31,10 +34,18 @@ export class Connections {
 
   /**
    * Runs `work` on the connection to `endpoint` (opening it when needed); rejects after `timeoutMs`, closing
-   * the connection, so a server that does not answer never holds the caller longer than that.
+   * the connection, so a server that does not answer never holds the caller longer than that. A call that
+   * may take long (a promote, a checkpoint) runs on a connection of its own: calls on one connection wait
+   * for each other, and a probe queued behind it would time out and close the connection under it.
    */
   async run<T>(endpoint: Endpoint, work: (client: pg.Client) => Promise<T>, timeoutMs: number): Promise<T> {
     const key = `${endpoint.host}:${endpoint.port}`;
+    if (timeoutMs > SHARED_CALL_MAX_MS) {
+      // Its failure (a statement that ran out of time) says little about whether the server answers.
+      const result = await withInstance(endpoint, work, timeoutMs);
+      this.answered.set(key, true);
+      return result;
+    }
     const entry = this.open.get(key) ?? this.connect(key, endpoint, timeoutMs);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {

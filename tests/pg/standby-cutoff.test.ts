@@ -12,7 +12,7 @@ import pg from 'pg';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { lsnValue } from '../../src/cluster/failover.ts';
-import { Connections, NoAnswer } from '../../src/pg/connections.ts';
+import { Connections, NoAnswer, SHARED_CALL_MAX_MS } from '../../src/pg/connections.ts';
 import { attachStandby, detachStandby, instanceState, resetRestoreCommand, resetUpstream, withInstance } from '../../src/pg/instance.ts';
 import { PASSWORD, startPrimary, startStandby, type PgServer } from '../harness/pg.ts';
 import { waitFor } from '../harness/wait.ts';
@@ -51,6 +51,17 @@ test('one long-lived connection per address: calls reuse it', async (ctx) => {
   const second = await ctx.connections.run(ctx.primary.endpoint, pid, 2000);
   assert.is(first, second, 'the same backend answered both');
   assert.is(ctx.connections.answers('127.0.0.1', ctx.primary.port), true);
+});
+
+test('a long call (a promote, a checkpoint) has a connection of its own: short probes beside it neither wait for it nor close it', async (ctx) => {
+  const shared = await ctx.connections.run(ctx.primary.endpoint, pid, 2000);
+  const long = ctx.connections.run(ctx.primary.endpoint, async (c) => ({ pid: await pid(c), slept: await c.query('select pg_sleep(2)') }), SHARED_CALL_MAX_MS + 1000);
+  await sleep(200);
+  const started = Date.now();
+  for (let i = 0; i < 5; i++) assert.is(await ctx.connections.run(ctx.primary.endpoint, pid, 300), shared, 'probes keep the shared connection');
+  assert.ok(Date.now() - started < 1000, `probes waited ${Date.now() - started} ms`);
+  const done = await long;
+  assert.is.not(done.pid, shared, 'the long call ran on another backend');
 });
 
 test('a frozen server: the call fails within its timeout, the address is marked as not answering, and a new connection is opened once it thaws', async (ctx) => {

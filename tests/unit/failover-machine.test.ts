@@ -176,6 +176,16 @@ test('fencing that finds the target behind another replica chooses again, from a
   assert.ok(again.context.failover?.to, 'a target chosen from the latest observation');
 });
 
+test('a promote that failed but reached its target: choosing again takes the instance that became writable, not the best-placed replica', () => {
+  // b (0/200) was the target; its promote timed out, then a promoted itself late: a is the only choice.
+  const late = seen(down('c'), up('a', false, '0/300'), up('b', true, '0/200'));
+  const r = run([applied, healthy, primaryDown, delay, done('failover.recording'), done('failover.fencing'), failed('failover.promoting'), late]);
+  assert.is(r.states.at(-1), 'failover.recording');
+  assert.is(r.context.failover?.to, 'a');
+  const normal = run([applied, healthy, primaryDown, delay, done('failover.recording'), done('failover.fencing'), failed('failover.promoting'), primaryDown]);
+  assert.is(normal.context.failover?.to, 'b', 'with none writable, the most advanced replica');
+});
+
 test('a switchover whose old primary stops answering goes on as a failover: the old primary is fenced at zero pods', () => {
   const lost = { type: 'xstate.error.actor.0.cluster.failover.fencing', error: new PrimaryLost('c did not answer to be stopped cleanly') } as unknown as ClusterEvent;
   const r = run([applied, healthy, request('switchover', 'b'), done('failover.recording'), lost]);
