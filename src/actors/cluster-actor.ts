@@ -128,7 +128,8 @@ export class ClusterActor {
       events: deps.events,
     });
     this.probe = new PrimaryProbe({
-      primary: () => (this.state.startsWith('monitoring') ? this.actor.getSnapshot().context.primary : undefined),
+      // Not while the first instance restores from a data source: it has the source's passwords until then.
+      primary: () => (this.state.startsWith('monitoring') && !restoringFromSource(this.cluster) ? this.actor.getSnapshot().context.primary : undefined),
       primaryPod: (primary) => {
         const pod = deps.pods(namespace, name).find((p) => p.metadata?.labels?.[LABEL.instance] === primary && !p.metadata?.deletionTimestamp);
         return pod && { ip: pod.status?.podIP, ready: isReady(pod) };

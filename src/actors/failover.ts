@@ -164,8 +164,13 @@ async function stopCleanly(host: FailoverHost, intent: FailoverIntent): Promise<
   return true;
 }
 
-/** A replica heard from the old primary this recently (ms) is still fed by it: it is alive, and reachable. */
-const STILL_HEARD_MS = 1500;
+/**
+ * A replica heard from the old primary this recently (ms) is still fed by it: it is alive, and reachable.
+ * Above the keepalive interval of an idle primary (wal_sender_timeout / 2 = 2.5 s): an idle one is heard
+ * of that rarely, and its clients may start writing again. A primary that died has been silent for at least
+ * the failover delay (3 s) by the time fencing asks.
+ */
+const STILL_HEARD_MS = 3000;
 
 /**
  * An old primary that does not answer the operator while its replicas still hear it is cut off from the

@@ -19,7 +19,7 @@ export const PROBE_TIMEOUT_MS = Number(process.env.PGO_PROBE_TIMEOUT_MS ?? 1000)
 
 /** What the probe needs from its cluster actor. */
 export interface ProbeHost {
-  /** The primary instance now, or undefined while probing makes no sense (a failover, an apply). */
+  /** The primary instance now, or undefined while probing makes no sense (a failover, an apply, a restore from a data source). */
   primary(): string | undefined;
   /** The primary's pod now (from the informer): its IP and readiness. */
   primaryPod(primary: string): { ip?: string; ready: boolean } | undefined;
@@ -85,7 +85,9 @@ export class PrimaryProbe {
 
   private async probe(): Promise<void> {
     const primary = this.host.primary();
-    if (!primary) return;
+    // Not probing: no doubt of its own then overrules the observations (a restore from a data source
+    // would otherwise never be seen to finish).
+    if (!primary) return void (this.doubt = false);
     try {
       const pod = this.host.primaryPod(primary);
       if (!pod?.ip) return this.down(primary, 'has no pod');

@@ -16,12 +16,12 @@ const healthy: Observation = {
 
 /** A probe over a scripted primary: `answers` and `accepts` say how it behaves now. */
 function probe() {
-  const world = { answers: true, accepts: true, observation: healthy as Observation | undefined };
+  const world = { answers: true, accepts: true, probing: true, observation: healthy as Observation | undefined };
   const sent: Observation[] = [];
   const logs: string[] = [];
   let observes = 0;
   const p = new PrimaryProbe({
-    primary: () => 'p',
+    primary: () => (world.probing ? 'p' : undefined),
     primaryPod: () => ({ ip: '10.0.0.1', ready: true }),
     query: <T>() => (world.answers ? Promise.resolve({ inRecovery: false } as T) : Promise.reject(new Error('did not answer within 1000 ms'))),
     accepts: () => Promise.resolve(world.accepts),
@@ -70,6 +70,21 @@ test('a primary refusing new connections while its old ones answer is unhealthy'
     await sleep(80);
     assert.equal(logs, ['primary p does not accept new connections']);
     assert.is(p.healthyAt('p'), undefined, 'never seen healthy: the failover delay is counted in full');
+  } finally {
+    p.stop();
+  }
+});
+
+test('once probing stops (a restore from a data source, a failover), an earlier doubt no longer overrules the observations', async () => {
+  const { p, world } = probe();
+  world.answers = false;
+  p.start();
+  try {
+    await sleep(80);
+    assert.is(p.observed(healthy, Date.now()).instances[0]!.ready, false, 'in doubt');
+    world.probing = false;
+    await sleep(80);
+    assert.is(p.observed(healthy, Date.now()).instances[0]!.ready, true, 'the observation decides');
   } finally {
     p.stop();
   }
