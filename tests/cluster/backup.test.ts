@@ -98,9 +98,11 @@ test('a new cluster archives WAL to its repository host and takes a first full b
   await archiving(ctx, 'hippo', 'True');
   const shown = await show(ctx.env, 'hippo');
   assert.is(shown?.backrest?.archiving, 'True');
-  // A replica fetches WAL from the repository too (its restore_command).
+  // Members fetch WAL from the repository too (their restore_command): the first backup's first segment.
   const rc = await sql(ctx, 'hippo', 'show restore_command');
-  assert.match(rc, /pgbackrest --stanza=db archive-get/);
+  assert.is(rc, 'pgo-archive-get %f "%p"');
+  const fetched = await ctx.c.kubectl('-n', ctx.ns, 'exec', 'deploy/hippo', '-c', 'database', '--', 'sh', '-c', `pgo-archive-get ${boot.status!.walStart!} /tmp/pgo-fetched && stat -c %s /tmp/pgo-fetched && rm /tmp/pgo-fetched`);
+  assert.is(fetched.trim(), String(16 << 20), 'a whole 16 MiB segment fetched');
 });
 
 test('pgo backup: incr by default once a full exists, diff, a second request queued, show backup in v4 text and JSON', async (ctx) => {
