@@ -297,6 +297,9 @@ while :; do
     exit 1
   fi
   [ "$code" -ne 0 ] || exit 0
+  # A restore whose recovery stopped (a target not reached, a missing WAL file) would stop again: the
+  # container ends, and the operator reads the reason from its log.
+  [ "$started_as" != restore ] || { log "PostgreSQL exited with $code while restoring: ending the container"; exit "$code"; }
   now=$(date +%s)
   recent=()
   for t in "${restarts[@]}"; do [ $((now - t)) -ge 60 ] || recent+=("$t"); done

@@ -68,11 +68,14 @@ export function restorePercent(log: string): number | undefined {
   return last === undefined ? undefined : Math.min(100, Number(last));
 }
 
+/** FATAL lines of clients turned away (the server starting or stopping, a bad login): not why it stopped. */
+const CLIENT_REFUSED = /FATAL:\s+(the database system is (starting up|shutting down|not yet accepting connections|in recovery mode)|password authentication failed|no pg_hba\.conf entry|role "[^"]*" does not exist|database "[^"]*" does not exist)/;
+
 /** The reason a restore instance stopped, from its log: pgBackRest's error, else PostgreSQL's FATAL line. */
 export function restoreFailure(log: string): string | undefined {
   const backrest = backrestError(log);
   if (backrest) return shortBackrestError(backrest);
-  const fatal = log.split('\n').filter((l) => /\b(FATAL|PANIC):/.test(l)).at(-1);
+  const fatal = log.split('\n').filter((l) => /\b(FATAL|PANIC):/.test(l) && !CLIENT_REFUSED.test(l)).at(-1);
   return fatal?.replace(/^.*?\b(FATAL|PANIC):\s*/, 'PostgreSQL: ').trim();
 }
 

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SimulatedClock, createActor, fromPromise } from 'xstate';
+import { restoreFailure } from '../../src/actors/restore.ts';
 import { RestoreRefused } from '../../src/backrest/restore-plan.ts';
 import { VALIDATE_ATTEMPTS, restoreMachine, restorePhaseOf, type RestoreDecision, type RestoreInput } from '../../src/machines/restore.ts';
 
@@ -106,6 +107,19 @@ test('a drill verifies and throws the instance away: it never switches the clust
   assert.is(String(failed.actor.getSnapshot().value), 'failed');
   assert.is(failed.calls.at(-1), 'rollback');
   assert.not.ok(failed.calls.includes('switchOver'));
+});
+
+
+test('the reason a restore instance stopped is its recovery FATAL, not a client turned away while it stopped', () => {
+  const log = [
+    '2026-12-02 22:41:10.001 UTC [60] LOG:  restored log file "000000010000000000000005" from archive',
+    '2026-12-02 22:41:10.200 UTC [60] FATAL:  recovery ended before configured recovery target was reached',
+    '2026-12-02 22:41:10.210 UTC [58] LOG:  startup process (PID 60) exited with exit code 1',
+    '2026-12-02 22:41:10.300 UTC [71] FATAL:  the database system is shutting down',
+    '2026-12-02 22:41:10.400 UTC [72] FATAL:  password authentication failed for user "postgres"',
+  ].join('\n');
+  assert.is(restoreFailure(log), 'PostgreSQL: recovery ended before configured recovery target was reached');
+  assert.is(restoreFailure('2026-12-02 22:41:10.300 UTC [71] FATAL:  the database system is starting up'), undefined);
 });
 
 test.run();
