@@ -100,7 +100,7 @@ test('a new cluster archives WAL to its repository host and takes a first full b
   assert.is(shown?.backrest?.archiving, 'True');
   // Members fetch WAL from the repository too (their restore_command): the first backup's first segment.
   const rc = await sql(ctx, 'hippo', 'show restore_command');
-  assert.is(rc, 'pgo-archive-get %f "%p"');
+  assert.is(rc.trim(), 'pgo-archive-get %f "%p"');
   const fetched = await ctx.c.kubectl('-n', ctx.ns, 'exec', 'deploy/hippo', '-c', 'database', '--', 'sh', '-c', `pgo-archive-get ${boot.status!.walStart!} /tmp/pgo-fetched && stat -c %s /tmp/pgo-fetched && rm /tmp/pgo-fetched`);
   assert.is(fetched.trim(), String(16 << 20), 'a whole 16 MiB segment fetched');
 });
