@@ -10,7 +10,7 @@
 import type pg from 'pg';
 import { primaryHealthy } from '../cluster/failover.ts';
 import type { Observation } from '../cluster/observation.ts';
-import { instanceState } from '../pg/instance.ts';
+import { recoveryState } from '../pg/instance.ts';
 
 export const PROBE_MS = Number(process.env.PGO_PROBE_MS ?? 1000);
 /** While the primary is in doubt it is probed four times as often, so a quick recovery is seen at once. */
@@ -93,7 +93,7 @@ export class PrimaryProbe {
       if (!pod?.ip) return this.down(primary, 'has no pod');
       const started = Date.now();
       const [state, accepts] = await Promise.all([
-        this.host.query(pod.ip, instanceState, PROBE_TIMEOUT_MS).catch((err: unknown) => err as Error),
+        this.host.query(pod.ip, recoveryState, PROBE_TIMEOUT_MS).catch((err: unknown) => err as Error),
         this.host.accepts(pod.ip, PROBE_TIMEOUT_MS),
       ]);
       // Slow answers are what a too-short timeout would turn into spurious failovers: bench/soak reads these.

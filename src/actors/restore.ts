@@ -21,7 +21,7 @@ import type { PgClusterResource, PgReplicaResource, PgTaskResource } from '../cr
 import { describeError, httpStatus, type CustomResources } from '../k8s/custom.ts';
 import type { EventRecorder } from '../k8s/events.ts';
 import { restoreMachine, restorePhaseOf, type RestoreContext, type RestoreDecision } from '../machines/restore.ts';
-import { instanceState, withInstance, type Endpoint } from '../pg/instance.ts';
+import { instanceState, queryAll, withInstance, type Endpoint } from '../pg/instance.ts';
 import { ARCHIVER, RESET_RESTORE_SETTINGS } from '../pg/sql.ts';
 import { superuserPassword } from './archive-health.ts';
 import { readInfo, repoExec, repoHostPod } from './backup.ts';
@@ -267,7 +267,7 @@ export class RestoreActor {
       const found = await client.query('select 1 from pg_database where datname = $1 and datallowconn', [db]);
       if (!found.rowCount) throw new Error(`the restored instance has no database ${db}`);
       // A standby cloned from this primary must not inherit its recovery target (it would stop and promote).
-      for (const statement of RESET_RESTORE_SETTINGS) await client.query(statement);
+      await queryAll(client, RESET_RESTORE_SETTINGS);
       return state.timeline;
     }, 10_000);
     await this.progress({ timeline, rtoSeconds: this.elapsed() });

@@ -93,6 +93,16 @@ export async function withInstance<T>(endpoint: Endpoint, work: (client: pg.Clie
   }
 }
 
+/** Runs `statements` one after the other on `client`. */
+export async function queryAll(client: pg.Client, statements: readonly string[]): Promise<void> {
+  for (const statement of statements) await client.query(statement);
+}
+
+/** Reads only whether the instance is in recovery (a standby): the cheap question of a health probe. */
+export async function recoveryState(client: pg.Client): Promise<{ inRecovery: boolean }> {
+  return { inRecovery: (await client.query<{ in_recovery: boolean }>(IN_RECOVERY)).rows[0]!.in_recovery };
+}
+
 /** Reads whether the instance is in recovery, its timeline and LSNs. */
 export async function instanceState(client: pg.Client): Promise<InstanceState> {
   type Row = {
@@ -119,8 +129,8 @@ export async function instanceState(client: pg.Client): Promise<InstanceState> {
  * to its state then, whose received LSN no longer moves. A primary is left alone.
  */
 export async function detachStandby(client: pg.Client): Promise<InstanceState> {
-  if (!(await client.query<{ in_recovery: boolean }>(IN_RECOVERY)).rows[0]!.in_recovery) return instanceState(client);
-  for (const statement of DETACH_STANDBY) await client.query(statement);
+  if (!(await recoveryState(client)).inRecovery) return instanceState(client);
+  await queryAll(client, DETACH_STANDBY);
   for (let i = 0; (await client.query<{ running: boolean }>(RECEIVER_RUNNING)).rows[0]!.running; i++) {
     if (i >= 100) throw new Error('the WAL receiver did not stop within 5 s of clearing primary_conninfo');
     await sleep(50);
@@ -149,12 +159,12 @@ export async function attachStandby(client: pg.Client, conninfo: string): Promis
 
 /** Gives a standby back the image's restore_command (after a failover's cut-off). */
 export async function resetRestoreCommand(client: pg.Client): Promise<void> {
-  for (const statement of RESET_RESTORE_COMMAND) await client.query(statement);
+  await queryAll(client, RESET_RESTORE_COMMAND);
 }
 
 /** Gives a standby back the image's upstream (the primary Service). */
 export async function resetUpstream(client: pg.Client): Promise<void> {
-  for (const statement of RESET_UPSTREAM) await client.query(statement);
+  await queryAll(client, RESET_UPSTREAM);
 }
 
 /** Asks the server to stop (fast shutdown, see STOP_SERVER); resolves once the request is made. */
@@ -223,8 +233,7 @@ export async function applyParameters(client: pg.Client, parameters: Record<stri
 
 /** Promotes a standby and waits until it accepts writes; a primary is left as it is. */
 export async function promote(client: pg.Client): Promise<void> {
-  const { rows } = await client.query<{ in_recovery: boolean }>(IN_RECOVERY);
-  if (!rows[0]!.in_recovery) return;
+  if (!(await recoveryState(client)).inRecovery) return;
   const promoted = (await client.query<{ promoted: boolean }>(PROMOTE)).rows[0]!.promoted;
   if (!promoted) throw new Error('pg_promote did not finish within 30 s');
 }
