@@ -165,12 +165,33 @@ async function stopCleanly(host: FailoverHost, intent: FailoverIntent): Promise<
 }
 
 /**
- * A replica heard from the old primary this recently (ms) is still fed by it: it is alive, and reachable.
- * Above the keepalive interval of an idle primary (wal_sender_timeout / 2 = 2.5 s): an idle one is heard
- * of that rarely, and its clients may start writing again. A primary that died has been silent for at least
- * the failover delay (3 s) by the time fencing asks.
+ * A replica that has heard nothing from the old primary for this long (ms) is no longer fed by it. Above the
+ * keepalive interval of an idle primary (wal_sender_timeout / 2 = 2.5 s): an idle live one is heard of that
+ * rarely, and its clients may start writing again.
  */
-const STILL_HEARD_MS = 3000;
+export const SILENT_MS = 3000;
+
+/**
+ * Whether the old primary still feeds its replicas, from `silences()`: how long (ms) each replica that streams
+ * from it has heard nothing. True once a message reaches one after this call began (alive), false once every one
+ * has been silent for SILENT_MS or none streams (crashed, frozen, its node stopped or cut off). Watched, not
+ * sampled once: a primary that froze 2.5 s ago under load and an idle live one look alike in one sample; only
+ * the live one is heard again.
+ */
+export async function stillFeeds(silences: () => Promise<number[]>, signal?: AbortSignal): Promise<boolean> {
+  const since = Date.now();
+  for (;;) {
+    const asked = Date.now();
+    const heard = await silences();
+    if (!heard.length) return false;
+    const silent = Math.min(...heard);
+    // The margin covers the query's own latency and the millisecond rounding of the silence.
+    if (asked - silent > since + HEARD_MARGIN_MS) return true;
+    if (silent >= SILENT_MS) return false;
+    await sleep(Math.min(200, SILENT_MS - silent), undefined, { signal });
+  }
+}
+const HEARD_MARGIN_MS = 100;
 
 /**
  * An old primary that does not answer the operator while its replicas still hear it is cut off from the
@@ -182,9 +203,12 @@ const STILL_HEARD_MS = 3000;
  * nothing more.) An old primary nobody hears (crashed, frozen, its node stopped or cut off) is not waited for.
  */
 async function awaitSelfFence(host: FailoverHost, intent: FailoverIntent, signal?: AbortSignal): Promise<void> {
-  const replicas = host.livePods().filter((p) => p.ip && p.instance !== intent.from);
-  const states = await Promise.all(replicas.map((p) => host.query(p.ip!, instanceState, 1000).catch(() => undefined)));
-  if (!states.some((s) => s?.streaming && s.heardMsAgo !== undefined && s.heardMsAgo < STILL_HEARD_MS)) return;
+  const replicas = host.livePods().filter((p) => p.ip && p.instance !== intent.from).map((p) => p.ip!);
+  const silences = async () => {
+    const states = await Promise.all(replicas.map((ip) => host.query(ip, instanceState, 1000).catch(() => undefined)));
+    return states.flatMap((s) => (s?.streaming && s.heardMsAgo !== undefined ? [s.heardMsAgo] : []));
+  };
+  if (!(await stillFeeds(silences, signal))) return;
   // A restarted operator does not know when the one before it last asked: it counts from now.
   const asked = host.livePods(intent.from).map((p) => (p.ip && lastAsked(p.ip)) || Date.now());
   const wait = Math.max(Date.now(), ...asked) + SELF_FENCED_WITHIN_MS - Date.now();
