@@ -33,6 +33,22 @@ const started = (cmd: string, args: string[], env: NodeJS.ProcessEnv = process.e
   return child;
 };
 
+/** When each database pod's postmaster started (pod name → time), read over SQL from node3's network namespace. */
+async function postmasterStarts(passwords: Map<string, string>): Promise<Map<string, string>> {
+  const pods = await c.core.listNamespacedPod({ namespace: ns, labelSelector: `${LABEL.component}=database` });
+  const starts = await Promise.all(pods.items.filter((p) => p.status?.podIP).map(async (p) => {
+    const env = { ...process.env, PGPASSWORD: passwords.get(p.metadata!.labels![LABEL.cluster]!) ?? '', PGCONNECT_TIMEOUT: '5' };
+    const out = await new Promise<string>((resolve) => {
+      let text = '';
+      const child = spawn('ip', ['netns', 'exec', 'pgo-node3', 'psql', '-h', p.status!.podIP!, '-U', 'postgres', '-Atc', 'select pg_postmaster_start_time()', 'postgres'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
+      child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+      child.once('exit', () => resolve(text.trim()));
+    });
+    return [p.metadata!.name!, out] as const;
+  }));
+  return new Map(starts);
+}
+
 async function restarts(): Promise<Map<string, number>> {
   const pods = await c.core.listNamespacedPod({ namespace: ns, labelSelector: `${LABEL.component}=database` });
   return new Map(pods.items.map((p) => [p.metadata!.name!, (p.status?.containerStatuses ?? []).reduce((n, s) => n + s.restartCount, 0)]));
@@ -46,15 +62,18 @@ try {
     await waitFor(`${name} Ready`, async () => ((await clusters.get(ns, name)).status?.phase === 'Ready' ? true : undefined), 600_000, 2000);
   }
   // pgbench from node3's network namespace through each primary Service, as an application pod would.
+  const passwords = new Map<string, string>();
   for (const name of names) {
     const secret = await c.core.readNamespacedSecret({ namespace: ns, name: clusterNames(name).superuserSecret });
+    passwords.set(name, Buffer.from(secret.data!.password!, 'base64').toString());
     const { host, port } = await serviceAddress(c, ns, clusterNames(name).primaryService);
-    const env = { ...process.env, PGPASSWORD: Buffer.from(secret.data!.password!, 'base64').toString(), PGCONNECT_TIMEOUT: '5' };
+    const env = { ...process.env, PGPASSWORD: passwords.get(name), PGCONNECT_TIMEOUT: '5' };
     const base = ['netns', 'exec', 'pgo-node3', 'pgbench', '-h', host, '-p', String(port), '-U', 'postgres'];
     await new Promise<void>((resolve, reject) => started('ip', [...base, '-i', '-s', '10', '-q', 'postgres'], env).once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`pgbench -i on ${name}: exit ${code}`)))));
     started('ip', [...base, '-n', '-c', opts.clients, '-j', '1', '-T', String(minutes * 60), 'postgres'], env);
   }
   const before = await restarts();
+  const startedBefore = await postmasterStarts(passwords);
   const history = new Map(await Promise.all(names.map(async (n) => [n, (await clusters.get(ns, n)).status?.failoverHistory?.length ?? 0] as const)));
   const logStart = readFileSync(logFile, 'utf8').length;
   // Every core busy, and a disk job that writes and fsyncs 1 GiB over and over.
@@ -67,6 +86,8 @@ try {
     console.log(`  ${Math.round((end - Date.now()) / 60_000)} min left`);
   }
   const after = await restarts();
+  const startedAfter = await postmasterStarts(passwords);
+  const inPlace = [...startedAfter].filter(([pod, t]) => startedBefore.has(pod) && t !== startedBefore.get(pod)).map(([pod]) => pod);
   const log = readFileSync(logFile, 'utf8').slice(logStart);
   const failovers = await Promise.all(names.map(async (n) => ((await clusters.get(ns, n)).status?.failoverHistory?.length ?? 0) - history.get(n)!));
   const restarted = [...after].filter(([pod, n]) => n !== (before.get(pod) ?? n)).map(([pod, n]) => `${pod} +${n - before.get(pod)!}`);
@@ -74,6 +95,7 @@ try {
   console.log(`\nsoak over ${minutes} min with every core busy:`);
   console.log(`  failovers: ${failovers.reduce((a, b) => a + b, 0)} (${names.map((n, i) => `${n} ${failovers[i]}`).join(', ')})`);
   console.log(`  container restarts by the kubelet: ${restarted.length ? restarted.join(', ') : 0}`);
+  console.log(`  PostgreSQL restarted in place (pg_postmaster_start_time changed): ${inPlace.length ? inPlace.join(', ') : 0} of ${startedBefore.size} pods`);
   console.log(`  PrimaryUnready episodes: ${(log.match(/-> monitoring\.primaryUnready\.waiting/g) ?? []).length}; probe failures logged: ${(log.match(/: primary \S+ (does not answer|is not Ready|has no pod|is in recovery)/g) ?? []).length}`);
   console.log(`  worst probe latency logged: ${slow.length ? `${Math.max(...slow)} ms (${slow.length} probes slower than half the timeout)` : 'none slower than half the timeout'}`);
 } finally {
