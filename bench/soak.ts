@@ -4,7 +4,9 @@
  * of the machine busy and a disk job writes and fsyncs beside them, for --minutes (30). Prints failovers,
  * container restarts (by the kubelet), PrimaryUnready episodes and probe failures, and the worst probe
  * latency the operator logged (it logs every probe slower than half its timeout, PGO_PROBE_TIMEOUT_MS).
- * Run under the cluster lock: flock /tmp/pgo-cluster.lock npx tsx bench/soak.ts [--minutes 30]
+ * Every --blip-every seconds (120) one primary in turn is frozen for --blip-ms (1500), less than the failover
+ * delay (3 s): none of those may fail over either.
+ * Run under the cluster lock: flock /tmp/pgo-cluster.lock npx tsx bench/soak.ts [--minutes 30] [--blip-every 120] [--blip-ms 1500]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
@@ -18,7 +20,9 @@ import { waitFor } from '../tests/harness/wait.ts';
 import { serviceAddress } from './failover/k8s.ts';
 import { startBench } from './lib.ts';
 
-const { values: opts } = parseArgs({ options: { minutes: { type: 'string', default: '30' }, clients: { type: 'string', default: '4' } } });
+const { values: opts } = parseArgs({
+  options: { minutes: { type: 'string', default: '30' }, clients: { type: 'string', default: '4' }, 'blip-every': { type: 'string', default: '120' }, 'blip-ms': { type: 'string', default: '1500' } },
+});
 const minutes = Number(opts.minutes);
 const logFile = '/tmp/pg-operator-bench-soak.log';
 const { c, ns, clusters, close } = await startBench(logFile);
@@ -80,10 +84,27 @@ try {
   for (let i = 0; i < availableParallelism(); i++) started(process.execPath, ['-e', 'for (;;) {}']);
   started('sh', ['-c', `while :; do dd if=/dev/zero of=${diskFile} bs=1M count=1024 conv=fsync 2>/dev/null; done`]);
   console.log(`soak: ${names.join(', ')} under pgbench (${opts.clients} clients each), ${availableParallelism()} CPU hogs and a disk job, ${minutes} min`);
+  // Every --blip-every seconds one primary (in turn) is frozen for --blip-ms, shorter than the failover delay
+  // (3 s): a blip that must not fail over.
   const end = Date.now() + minutes * 60_000;
+  const blipMs = Number(opts['blip-ms']);
+  let blips = 0;
+  let nextReport = Date.now() + 60_000;
   while (Date.now() < end) {
-    await sleep(Math.min(60_000, end - Date.now()));
-    console.log(`  ${Math.round((end - Date.now()) / 60_000)} min left`);
+    await sleep(Math.min(Number(opts['blip-every']) * 1000, end - Date.now()));
+    if (Date.now() >= end) break;
+    const name = names[blips % names.length]!;
+    const primary = (await c.core.listNamespacedPod({ namespace: ns, labelSelector: `${LABEL.cluster}=${name},${LABEL.role}=primary` })).items[0];
+    if (primary) {
+      await c.fault('freeze', `${ns}/${primary.metadata!.name!}`, 'database');
+      await sleep(blipMs);
+      await c.fault('thaw', `${ns}/${primary.metadata!.name!}`, 'database');
+      blips++;
+    }
+    if (Date.now() >= nextReport) {
+      console.log(`  ${Math.round((end - Date.now()) / 60_000)} min left, ${blips} blips so far`);
+      nextReport += 60_000;
+    }
   }
   const after = await restarts();
   const startedAfter = await postmasterStarts(passwords);
@@ -93,6 +114,7 @@ try {
   const restarted = [...after].filter(([pod, n]) => n !== (before.get(pod) ?? n)).map(([pod, n]) => `${pod} +${n - before.get(pod)!}`);
   const slow = [...log.matchAll(/answered in (\d+) ms/g)].map((m) => Number(m[1]));
   console.log(`\nsoak over ${minutes} min with every core busy:`);
+  console.log(`  blips (a primary frozen for ${blipMs} ms, shorter than the failover delay): ${blips}`);
   console.log(`  failovers: ${failovers.reduce((a, b) => a + b, 0)} (${names.map((n, i) => `${n} ${failovers[i]}`).join(', ')})`);
   console.log(`  container restarts by the kubelet: ${restarted.length ? restarted.join(', ') : 0}`);
   console.log(`  PostgreSQL restarted in place (pg_postmaster_start_time changed): ${inPlace.length ? inPlace.join(', ') : 0} of ${startedBefore.size} pods`);
