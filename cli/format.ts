@@ -96,8 +96,14 @@ export function formatStatus(st: z.infer<typeof s.statusResult>): string {
 
 /** `pgo show user`. */
 export function formatUsers(u: z.infer<typeof s.userList>): string {
-  const rows = u.users.map((x) => [u.cluster, x.username, x.password ?? '********', x.secret, x.system ? 'system' : '']);
-  return table(['CLUSTER', 'USERNAME', 'PASSWORD', 'SECRET', ''], rows);
+  const rows = u.users.map((x) => [u.cluster, x.username, x.password ?? (x.secret ? '********' : ''), x.expires, x.canLogin ? 'yes' : 'no', x.secret ?? '', x.system ? 'system' : '']);
+  return table(['CLUSTER', 'USERNAME', 'PASSWORD', 'EXPIRES', 'LOGIN', 'SECRET', ''], rows);
+}
+
+/** `pgo create|update|delete user`: what happened on each cluster, per user (v4.3's columns). */
+export function formatUserResults(results: z.infer<typeof s.userResult>[]): string {
+  const rows = results.flatMap((r) => r.users.map((x) => [r.cluster, x.username, x.password ?? (x.secret ? `(in Secret ${x.secret})` : ''), x.expires ?? '', x.status, x.error ?? '']));
+  return table(['CLUSTER', 'USERNAME', 'PASSWORD', 'EXPIRES', 'STATUS', 'ERROR'], rows);
 }
 
 /** `pgo show pgouser`. */

@@ -1,10 +1,13 @@
 /** pgouser, pgorole, policy and PostgreSQL user commands. */
 import { readFileSync } from 'node:fs';
 import type { Sade } from 'sade';
+import type { z } from 'zod';
+import type * as s from '../../src/api/schemas.ts';
+import { PASSWORD_LENGTH } from '../../src/crd/user.ts';
 import { ROUTE } from '../../src/api/routes.ts';
 import { call } from '../client.ts';
 import { CliError } from '../config.ts';
-import { formatPgorole, formatPgouser, formatPolicy, formatUsers } from '../format.ts';
+import { formatPgorole, formatPgouser, formatPolicy, formatUserResults, formatUsers } from '../format.ts';
 import { action, config, confirm, int, print, str, targets, type Opts } from '../run.ts';
 
 const list = (opts: Opts, key: string) => str(opts, key)?.split(',').map((x) => x.trim()).filter(Boolean);
@@ -78,32 +81,69 @@ function sqlCommands(prog: Sade): void {
     print(opts, r, () => r.message);
   }));
 
+  const flag = (opts: Opts, name: string) => (opts[name] ? true : undefined);
   prog
-    .command('show user [cluster]', 'PostgreSQL users (passwords only with --show-secrets and the ShowSecrets permission)')
-    .option('--show-secrets', 'include passwords').option('--show-system-accounts')
+    .command('show user [cluster]', 'PostgreSQL users: expiry, login, Secret (passwords only with --show-secrets and the ShowSecrets permission)')
+    .option('--show-secrets', 'include the passwords kept in Secrets').option('--show-system-accounts', 'include postgres and replicator (needs ShowSystemAccounts)')
+    .option('--expired', 'only users whose password expires within N days')
     .action(action(async (cluster: string | undefined, opts: Opts) => {
       const cfg = config(opts);
-      const results = await Promise.all((await targets(cfg, opts, cluster)).map((n) =>
-        call(cfg, ROUTE['user.show'], { params: { name: n }, query: { showSecrets: opts['show-secrets'] ? true : undefined, showSystemAccounts: opts['show-system-accounts'] ? true : undefined } })));
+      const query = { showSecrets: flag(opts, 'show-secrets'), showSystemAccounts: flag(opts, 'show-system-accounts'), expired: str(opts, 'expired') };
+      const results = await Promise.all((await targets(cfg, opts, cluster)).map((n) => call(cfg, ROUTE['user.show'], { params: { name: n }, query })));
       print(opts, results, () => results.map(formatUsers).join('\n'));
     }));
-  const userBody = (opts: Opts) => ({ username: str(opts, 'username'), password: str(opts, 'password'), passwordLength: int(opts, 'password-length'), validDays: int(opts, 'valid-days') });
-  prog.command('create user [cluster]', 'Create a PostgreSQL user').option('--username').option('--password').option('--password-length').option('--valid-days').option('--managed')
+  const passwordFlags = (opts: Opts) => ({
+    password: str(opts, 'password'), passwordLength: int(opts, 'password-length'), validDays: int(opts, 'valid-days'),
+    validAlways: flag(opts, 'valid-always'), passwordType: str(opts, 'password-type'),
+  });
+  prog.command('create user [cluster]', 'Create a PostgreSQL user (--selector/--all for many clusters)')
+    .option('--username').option('--password').option('--password-length', `length of a generated password (${PASSWORD_LENGTH.default})`).option('--valid-days').option('--valid-always')
+    .option('--managed', 'keep the password in the Secret <cluster>-<user>-secret').option('--password-type', 'scram-sha-256 or md5')
     .action(action(async (cluster: string | undefined, opts: Opts) => {
       const cfg = config(opts);
-      for (const n of await targets(cfg, opts, cluster)) print(opts, await call(cfg, ROUTE['user.create'], { params: { name: n }, body: { ...userBody(opts), managed: opts.managed ? true : undefined } }), () => 'ok');
+      const body = { username: str(opts, 'username'), ...passwordFlags(opts), managed: flag(opts, 'managed') };
+      const results = [];
+      for (const n of await targets(cfg, opts, cluster)) results.push(await call(cfg, ROUTE['user.create'], { params: { name: n }, body }));
+      printUserResults(opts, results);
     }));
-  prog.command('update user [cluster]', 'Change a PostgreSQL user').option('--username').option('--password').option('--password-length').option('--valid-days').option('--rotate-password')
+  prog.command('update user [cluster]', 'Change a PostgreSQL user (--username), or every user expiring within --expired N days')
+    .option('--username').option('--expired', 'every user whose password expires within N days').option('--password').option('--rotate-password').option('--password-length')
+    .option('--valid-days').option('--valid-always').option('--expire-user').option('--disable-login').option('--enable-login').option('--password-type')
     .action(action(async (cluster: string | undefined, opts: Opts) => {
       const cfg = config(opts);
-      for (const n of await targets(cfg, opts, cluster)) print(opts, await call(cfg, ROUTE['user.update'], { params: { name: n }, body: { ...userBody(opts), rotatePassword: opts['rotate-password'] ? true : undefined } }), () => 'ok');
+      const body = {
+        username: str(opts, 'username'), expired: int(opts, 'expired'), ...passwordFlags(opts), rotatePassword: flag(opts, 'rotate-password'),
+        expireUser: flag(opts, 'expire-user'), disableLogin: flag(opts, 'disable-login'), enableLogin: flag(opts, 'enable-login'),
+      };
+      const results = [];
+      for (const n of await targets(cfg, opts, cluster)) results.push(await call(cfg, ROUTE['user.update'], { params: { name: n }, body }));
+      printUserResults(opts, results);
     }));
-  prog.command('delete user [cluster]', 'Delete a PostgreSQL user').option('--username').action(action(async (cluster: string | undefined, opts: Opts) => {
+  prog.command('delete user [cluster]', 'Delete a PostgreSQL user (and its Secret)').option('--username').action(action(async (cluster: string | undefined, opts: Opts) => {
     const cfg = config(opts);
     const names = await targets(cfg, opts, cluster);
     await confirm(opts, `deleting user ${str(opts, 'username')} from ${names.join(', ')}`);
-    for (const n of names) print(opts, await call(cfg, ROUTE['user.delete'], { params: { name: n }, query: { username: str(opts, 'username') } }), () => 'ok');
+    const results = [];
+    for (const n of names) results.push(await call(cfg, ROUTE['user.delete'], { params: { name: n }, query: { username: str(opts, 'username') } }));
+    printUserResults(opts, results);
   }));
+  // v4.0: pgo user --selector ... --update-passwords --expired N
+  prog.command('user [cluster]', 'v4.0: with --update-passwords --expired N, rotate every password expiring within N days')
+    .option('--update-passwords').option('--expired').option('--password-length').option('--valid-days')
+    .action(action(async (cluster: string | undefined, opts: Opts) => {
+      if (!opts['update-passwords'] || int(opts, 'expired') === undefined) throw new CliError('pgo user needs --update-passwords --expired N (or use pgo update user)', 2);
+      const cfg = config(opts);
+      const body = { expired: int(opts, 'expired'), rotatePassword: true, passwordLength: int(opts, 'password-length'), validDays: int(opts, 'valid-days') };
+      const results = [];
+      for (const n of await targets(cfg, opts, cluster)) results.push(await call(cfg, ROUTE['user.update'], { params: { name: n }, body }));
+      printUserResults(opts, results);
+    }));
+}
+
+/** Prints user command results; exits non-zero when any user change failed. */
+function printUserResults(opts: Opts, results: z.infer<typeof s.userResult>[]): void {
+  print(opts, results, () => formatUserResults(results));
+  if (results.some((r) => r.users.some((u) => u.status === 'error'))) process.exitCode = 1;
 }
 
 /** Registers the admin commands. */

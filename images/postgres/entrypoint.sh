@@ -169,10 +169,12 @@ if [ -n "${PGO_PARAMETERS_FILE:-}" ] && [ -f "$PGO_PARAMETERS_FILE" ]; then
 fi
 grep -q "^include_if_exists 'pgo.conf'" "$PGDATA/postgresql.conf" || echo "include_if_exists 'pgo.conf'" >> "$PGDATA/postgresql.conf"
 
+# md5 in pg_hba.conf answers with SCRAM for a role whose password is stored as SCRAM (the default), and
+# lets a role whose password was stored as md5 (passwordType md5, pgo create user --password-type md5) log in.
 cat > "$PGDATA/pg_hba.conf" <<HBA
 local all all trust
-host replication replicator 0.0.0.0/0 scram-sha-256
-host all all 0.0.0.0/0 scram-sha-256
+host replication replicator 0.0.0.0/0 md5
+host all all 0.0.0.0/0 md5
 HBA
 
 rm -f "$PGDATA/pgo-standby.conf"

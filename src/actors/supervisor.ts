@@ -13,6 +13,7 @@ import { ClusterActor } from './cluster-actor.ts';
 import { finalizeCluster } from './finalize.ts';
 import { Restores } from './restores.ts';
 import { Schedules } from './schedules.ts';
+import { Users } from './users.ts';
 
 const keyOf = (o: { metadata?: { namespace?: string; name?: string } }) => `${o.metadata?.namespace}/${o.metadata?.name}`;
 
@@ -30,6 +31,7 @@ export class Supervisor {
   private backups?: Backups;
   private schedules?: Schedules;
   private restores?: Restores;
+  private users?: Users;
   private readonly events: EventRecorder;
 
   constructor(
@@ -78,9 +80,10 @@ export class Supervisor {
       replicaList: (ns, name) => this.replicas.list(ns).filter((r) => r.spec.clusterName === name),
       log: this.log,
     });
+    this.users = new Users({ kc: this.kc, tasks: this.taskApi, events: this.events, cluster: (ns, name) => clusters.list(ns).find((c) => c.metadata.name === name), log: this.log });
     // Failover and switchover requests (pgtasks written by the API), once the actors exist.
     this.tasks = startInformer<PgTaskResource>(this.kc, '/apis/pg-operator.dev/v1/pgtasks', () => this.taskApi.listAll(),
-      { add: (t) => this.dispatch(t), update: (t) => this.dispatch(t), delete: (t) => this.restores?.forget(t) }, { onError: onError('pgtask') });
+      { add: (t) => this.dispatch(t), update: (t) => this.dispatch(t), delete: (t) => { this.restores?.forget(t); this.users?.forget(t); } }, { onError: onError('pgtask') });
     this.informers.push(this.tasks);
     await this.tasks.synced;
     // Backups, after the clusters: a backup's turn depends on its cluster's status.
@@ -109,6 +112,7 @@ export class Supervisor {
     this.backups?.stop();
     this.schedules?.stop();
     this.restores?.stop();
+    this.users?.stop();
     for (const actor of this.actors.values()) void actor.stop();
     this.actors.clear();
     for (const informer of this.informers) informer.stop();
@@ -139,6 +143,7 @@ export class Supervisor {
 
   private dispatch(task: PgTaskResource): void {
     if (task.spec.type === 'restore') return this.restores?.offer(task);
+    if (task.spec.type === 'user-update') return this.users?.offer(task);
     if (task.spec.type !== 'failover' && task.spec.type !== 'switchover') return;
     if (task.status?.phase) return;
     const fail = (err: unknown) => this.log(`pgtask ${task.metadata.name}: ${describeError(err)}`);

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { affinityType, podAntiAffinityType, quantity, serviceType, storageSize } from '../crd/common.ts';
 import { clusterName, labelKey, labelValue, pgParameters, replicaCount, replicas, userLabels } from '../crd/limits.ts';
 import { MAX_TARGET_LENGTH, restoreSpec, restoreStatus } from '../crd/restore.ts';
+import { MAX_VALID_DAYS, PASSWORD_LENGTH, PASSWORD_MAX, roleName } from '../crd/user.ts';
 import { ALL_PERMISSIONS, isPermission } from './permissions.ts';
 import { name, objectName, sqlName } from './schema-names.ts';
 
@@ -116,30 +117,75 @@ export const labelBody = z.strictObject({
 export const unlabelQuery = z.strictObject({ keys: z.string().min(1).max(2000) });
 
 /** `pgo show user`. */
-export const userShowQuery = z.strictObject({ showSecrets: queryBool, showSystemAccounts: queryBool });
-
-/** `pgo create user` (not implemented yet). */
-export const userCreateBody = z.strictObject({
-  username: sqlName,
-  password: z.string().min(1).max(256).optional(),
-  passwordLength: z.int().min(8).max(128).optional(),
-  validDays: z.int().min(1).max(36500).optional(),
-  managed: z.boolean().optional(),
+export const userShowQuery = z.strictObject({
+  showSecrets: queryBool,
+  showSystemAccounts: queryBool,
+  expired: z.coerce.number().int().min(1).max(MAX_VALID_DAYS).optional().describe('only users whose password expires within this many days'),
 });
 
-/** `pgo update user` (not implemented yet). */
-export const userUpdateBody = z.strictObject({
-  username: sqlName,
-  password: z.string().min(1).max(256).optional(),
-  passwordLength: z.int().min(8).max(128).optional(),
-  validDays: z.int().min(1).max(36500).optional(),
-  rotatePassword: z.boolean().optional(),
-  disableLogin: z.boolean().optional(),
-  enableLogin: z.boolean().optional(),
-});
+const password = z.string().min(1).max(PASSWORD_MAX).describe('the new password (sent to PostgreSQL only as a verifier)');
+const passwordLength = z.int().min(PASSWORD_LENGTH.min).max(PASSWORD_LENGTH.max).describe(`length of a generated password (${PASSWORD_LENGTH.default} by default)`);
+const validDays = z.int().min(1).max(MAX_VALID_DAYS).describe('the password expires this many days from now');
+const passwordType = z.enum(['scram-sha-256', 'md5']).describe("how PostgreSQL stores the password; the cluster's passwordType by default");
+const oneOf = (b: Record<string, unknown>, keys: string[]) => keys.filter((k) => b[k] !== undefined && b[k] !== false).length <= 1;
 
-/** `pgo delete user` (not implemented yet). */
-export const userDeleteQuery = z.strictObject({ username: sqlName });
+/** `pgo create user`. */
+export const userCreateBody = z
+  .strictObject({
+    username: roleName,
+    password: password.optional(),
+    passwordLength: passwordLength.optional(),
+    validDays: validDays.optional(),
+    validAlways: z.boolean().optional().describe('the password never expires (the default)'),
+    managed: z.boolean().optional().describe('keep the password in the Secret <cluster>-<user>-secret'),
+    passwordType: passwordType.optional(),
+  })
+  .refine((b) => oneOf(b, ['password', 'passwordLength']), { message: 'give --password or --password-length, not both', path: ['password'] })
+  .refine((b) => oneOf(b, ['validDays', 'validAlways']), { message: 'give --valid-days or --valid-always, not both', path: ['validDays'] });
+
+/** `pgo update user`: one user (--username), or every user whose password expires within --expired days. */
+export const userUpdateBody = z
+  .strictObject({
+    username: roleName.optional(),
+    expired: z.int().min(1).max(MAX_VALID_DAYS).optional().describe('change every user whose password expires within this many days'),
+    password: password.optional(),
+    passwordLength: passwordLength.optional(),
+    rotatePassword: z.boolean().optional().describe('set a new generated password'),
+    validDays: validDays.optional(),
+    validAlways: z.boolean().optional(),
+    expireUser: z.boolean().optional().describe('the password stops working now'),
+    disableLogin: z.boolean().optional(),
+    enableLogin: z.boolean().optional(),
+    passwordType: passwordType.optional(),
+  })
+  .refine((b) => (b.username === undefined) !== (b.expired === undefined), { message: 'give --username, or --expired N (every user expiring within N days), not both', path: ['username'] })
+  .refine((b) => oneOf(b, ['password', 'rotatePassword']), { message: 'give --password or --rotate-password, not both', path: ['password'] })
+  .refine((b) => oneOf(b, ['validDays', 'validAlways', 'expireUser']), { message: 'give one of --valid-days, --valid-always, --expire-user', path: ['validDays'] })
+  .refine((b) => oneOf(b, ['disableLogin', 'enableLogin']), { message: 'give --disable-login or --enable-login, not both', path: ['disableLogin'] })
+  .refine((b) => b.expired === undefined || b.password === undefined, { message: 'with --expired, use --rotate-password: one --password for many users is refused', path: ['password'] })
+  .refine(
+    (b) => [b.password, b.rotatePassword, b.passwordLength, b.validDays, b.validAlways, b.expireUser, b.disableLogin, b.enableLogin].some((v) => v !== undefined && v !== false),
+    { message: 'nothing to change: give --password, --rotate-password, --valid-days, --valid-always, --expire-user, --disable-login or --enable-login' },
+  );
+
+/** `pgo delete user`. */
+export const userDeleteQuery = z.strictObject({ username: roleName });
+
+/** What a user command did on one cluster, per user. */
+export const userResult = z.object({
+  cluster: z.string(),
+  users: z.array(
+    z.object({
+      username: z.string(),
+      status: z.enum(['ok', 'error']),
+      error: z.string().optional(),
+      task: z.string().optional(),
+      secret: z.string().optional().describe('the Secret that keeps the password'),
+      password: z.string().optional().describe('a generated password, shown only to a pgouser with ShowSecrets'),
+      expires: z.string().optional(),
+    }),
+  ),
+});
 
 /** `pgo restore`: checked against the cluster's repository, then recorded as a pgtask of type restore. */
 export const restoreBody = z.strictObject({
@@ -336,7 +382,16 @@ export const statusResult = z.object({
 /** `pgo show user`. */
 export const userList = z.object({
   cluster: z.string(),
-  users: z.array(z.object({ username: z.string(), secret: z.string(), system: z.boolean(), password: z.string().optional() })),
+  users: z.array(
+    z.object({
+      username: z.string(),
+      system: z.boolean(),
+      canLogin: z.boolean(),
+      expires: z.string().describe("'never' or the time the password stops working"),
+      secret: z.string().optional(),
+      password: z.string().optional(),
+    }),
+  ),
 });
 
 /** A pgouser (never with its password or hash). */

@@ -18,6 +18,7 @@ import { accessHandlers } from './handlers/access.ts';
 import { backupHandlers } from './handlers/backups.ts';
 import { clusterHandlers } from './handlers/clusters.ts';
 import { dataHandlers } from './handlers/data.ts';
+import { userHandlers } from './handlers/users.ts';
 import { Deps, type HandlerTable } from './handlers/deps.ts';
 import { metaHandlers } from './handlers/meta.ts';
 import { policyHandlers } from './handlers/policies.ts';
@@ -66,7 +67,7 @@ export interface ApiServer {
 }
 
 const noFields = z.strictObject({});
-const handlers: HandlerTable = { ...metaHandlers, ...accessHandlers, ...clusterHandlers, ...replicaHandlers, ...dataHandlers, ...backupHandlers, ...restoreHandlers, ...scheduleHandlers, ...policyHandlers };
+const handlers: HandlerTable = { ...metaHandlers, ...accessHandlers, ...clusterHandlers, ...replicaHandlers, ...dataHandlers, ...userHandlers, ...backupHandlers, ...restoreHandlers, ...scheduleHandlers, ...policyHandlers };
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body);

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { clusterName } from './limits.ts';
 import { workStatus } from './common.ts';
 import { restoreSpec, restoreStatus } from './restore.ts';
+import { userChange, userChangeStatus } from './user.ts';
 
 /** Kinds of task (v4 task types, typed). */
 export const taskType = z.enum([
@@ -28,10 +29,14 @@ export const pgTaskSpec = z.strictObject({
   autofailReplaceReplica: z.boolean().optional().describe('failover: create a replacement replica'),
   parameters: z.record(z.string(), z.string()).optional().describe('task-specific settings'),
   restore: restoreSpec.optional().describe('restore: what to restore to (type restore)'),
+  user: userChange.optional().describe('user-update: the change to a PostgreSQL user'),
 });
 
 /** Observed state of a pgtask. */
-export const pgTaskStatus = workStatus.extend({ restore: restoreStatus.optional().describe('restore: its steps and progress') });
+export const pgTaskStatus = workStatus.extend({
+  restore: restoreStatus.optional().describe('restore: its steps and progress'),
+  user: userChangeStatus.optional().describe('user-update: how far the change got'),
+});
 
 export type PgTaskSpec = z.output<typeof pgTaskSpec>;
 export type PgTaskStatus = z.output<typeof pgTaskStatus>;

@@ -3,7 +3,7 @@
  * in SQL (where statement logging or pg_stat_statements would keep it): SCRAM-SHA-256 (RFC 5802/7677, as
  * PostgreSQL's own `scram_build_secret`) and the legacy md5.
  */
-import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { createHash, createHmac, pbkdf2Sync, randomBytes, randomInt } from 'node:crypto';
 
 /** PostgreSQL's default SCRAM iteration count. */
 export const SCRAM_ITERATIONS = 4096;
@@ -25,4 +25,11 @@ export function md5Verifier(password: string, username: string): string {
 /** The verifier for a cluster's password type. */
 export function passwordVerifier(type: 'scram-sha-256' | 'md5', password: string, username: string): string {
   return type === 'md5' ? md5Verifier(password, username) : scramVerifier(password);
+}
+
+const PASSWORD_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** A random password of `length` letters and digits (nothing a shell, a URL or a .pgpass line must escape). */
+export function generatePassword(length: number): string {
+  return Array.from({ length }, () => PASSWORD_ALPHABET[randomInt(PASSWORD_ALPHABET.length)]).join('');
 }

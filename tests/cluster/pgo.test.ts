@@ -6,10 +6,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import pg from 'pg';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ADMIN_CREDENTIALS_SECRET } from '../../src/api/bootstrap.ts';
 import { TLS_SECRET } from '../../src/api/tls.ts';
+import { API_VERSION } from '../../src/crd/resources.ts';
+import type { PgTaskResource } from '../../src/crd/types.ts';
+import { CustomResources } from '../../src/k8s/custom.ts';
 import { clusterDir, deleteNamespace, type LocalCluster } from '../harness/cluster.ts';
 import { freePort } from '../harness/net.ts';
 import { startOperator, type OperatorProcess } from '../harness/operator.ts';
@@ -18,6 +22,7 @@ import { waitFor } from '../harness/wait.ts';
 // End to end through the real pgo process: the operator (with its API) runs against the local cluster,
 // real PostgreSQL pods answer pgo test / df, and pgo watch sees the actors' transitions.
 interface Ctx {
+  kc: KubeConfig;
   core: CoreV1Api;
   ns: string;
   op: OperatorProcess;
@@ -59,6 +64,7 @@ test.before(async (ctx) => {
   if (!existsSync(kubeconfigPath)) throw new Error(`the local cluster is not up (${kubeconfigPath} missing)`);
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfigPath);
+  ctx.kc = kc;
   ctx.core = kc.makeApiClient(CoreV1Api);
   ctx.ns = `pgo-${randomBytes(3).toString('hex')}`;
   await promisify(execFile)('npx', ['--no-install', 'tsx', 'hack/install-crds.ts'], { env: { ...process.env, KUBECONFIG: kubeconfigPath } });
@@ -106,6 +112,111 @@ test('test and df reach every instance over SQL', async (ctx) => {
     assert.ok(i.capacityBytes! >= 2 ** 30, JSON.stringify(i));
   }
   assert.match((await pgo(ctx.env, 'df', 'hippo')).stdout, /PGSIZE/);
+});
+
+type UserRow = { username: string; status: string; error?: string; secret?: string; password?: string; expires?: string };
+const userJson = (r: Run) => (JSON.parse(r.stdout) as { users: UserRow[] }[])[0]!.users;
+const primaryIP = async (ctx: Ctx) => {
+  const pods = await ctx.core.listNamespacedPod({ namespace: ctx.ns, labelSelector: 'pg-operator.dev/cluster=hippo,pg-operator.dev/role=primary' });
+  return { ip: pods.items[0]!.status!.podIP!, pod: pods.items[0]!.metadata!.name! };
+};
+/** Logs in as `user` with `password` over TCP to the primary (as an application would): current_user, or why not. */
+const login = async (ctx: Ctx, user: string, password: string) => {
+  const c = new pg.Client({ host: (await primaryIP(ctx)).ip, port: 5432, user, password, database: 'userdb', connectionTimeoutMillis: 5000 });
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+    return (await c.query<{ u: string }>('select current_user as u')).rows[0]!.u;
+  } catch (err) {
+    return `refused: ${(err as Error).message}`;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+};
+const secretPassword = async (ctx: Ctx, name: string) => {
+  const sec = await ctx.core.readNamespacedSecret({ namespace: ctx.ns, name });
+  return Buffer.from(sec.data!.password!, 'base64').toString();
+};
+
+test('users: create (managed, md5), show with expiry, rotate, disable login, rotate the expiring, delete; nothing secret in tasks or logs', async (ctx) => {
+  const seen: string[] = [];
+  const created = await pgo(ctx.env, 'create', 'user', 'hippo', '--username', 'alice', '--managed', '--valid-days', '10', '-o', 'json');
+  assert.is(created.code, 0, `${created.stdout}${created.stderr}`);
+  assert.equal(userJson(created).map((u) => [u.username, u.status, u.secret]), [['alice', 'ok', 'hippo-alice-secret']]);
+  const p1 = await secretPassword(ctx, 'hippo-alice-secret');
+  seen.push(p1);
+  assert.is(p1.length, 24);
+  assert.is(await login(ctx, 'alice', p1), 'alice');
+
+  const text = await pgo(ctx.env, 'create', 'user', 'hippo', '--username', 'dave', '--password', 'Dave-Md5-Pw-9', '--password-type', 'md5');
+  assert.is(text.code, 0, text.stderr);
+  assert.match(text.stdout, /CLUSTER\s+USERNAME\s+PASSWORD\s+EXPIRES\s+STATUS\s+ERROR\n\s*hippo\s+dave\s+never\s+ok/);
+  seen.push('Dave-Md5-Pw-9');
+  assert.is(await login(ctx, 'dave', 'Dave-Md5-Pw-9'), 'dave', 'an md5 password logs in');
+
+  const twice = await pgo(ctx.env, 'create', 'user', 'hippo', '--username', 'alice', '--managed');
+  assert.is(twice.code, 1);
+  assert.match(twice.stdout, /role alice already exists; change it with pgo update user/);
+  const system = await pgo(ctx.env, 'create', 'user', 'hippo', '--username', 'postgres', '--managed');
+  assert.is.not(system.code, 0);
+  assert.match(system.stderr, /system account the operator relies on/);
+
+  const shown = await pgo(ctx.env, 'show', 'user', 'hippo', '-o', 'json');
+  const rows = (JSON.parse(shown.stdout) as { users: { username: string; expires: string; secret?: string; password?: string }[] }[])[0]!.users;
+  assert.equal(rows.map((r) => r.username).sort(), ['alice', 'dave', 'testuser']);
+  assert.ok(rows.every((r) => r.password === undefined), 'no password without --show-secrets');
+  assert.ok(Math.abs(Date.parse(rows.find((r) => r.username === 'alice')!.expires) - (Date.now() + 10 * 86_400_000)) < 600_000);
+  assert.equal(userJson(await pgo(ctx.env, 'show', 'user', 'hippo', '--expired', '30', '-o', 'json')).map((u) => u.username), ['alice']);
+  assert.match((await pgo(ctx.env, 'show', 'user', 'hippo', '--show-system-accounts')).stdout, /postgres/);
+
+  const rotated = await pgo(ctx.env, 'update', 'user', 'hippo', '--username', 'alice', '--rotate-password');
+  assert.is(rotated.code, 0, `${rotated.stdout}${rotated.stderr}`);
+  const p2 = await secretPassword(ctx, 'hippo-alice-secret');
+  seen.push(p2);
+  assert.is.not(p2, p1);
+  assert.is(await login(ctx, 'alice', p2), 'alice');
+  assert.match(await login(ctx, 'alice', p1), /refused: password authentication failed/);
+
+  assert.is((await pgo(ctx.env, 'update', 'user', 'hippo', '--username', 'alice', '--disable-login')).code, 0);
+  assert.match(await login(ctx, 'alice', p2), /refused: role "alice" is not permitted to log in/);
+  assert.is((await pgo(ctx.env, 'update', 'user', 'hippo', '--username', 'alice', '--enable-login')).code, 0);
+
+  // v4.0's form: every user whose password expires within 30 days gets a new one (alice only; dave never expires).
+  const expiring = await pgo(ctx.env, 'user', 'hippo', '--update-passwords', '--expired', '30', '-o', 'json');
+  assert.is(expiring.code, 0, `${expiring.stdout}${expiring.stderr}`);
+  assert.equal(userJson(expiring).map((u) => [u.username, u.status]), [['alice', 'ok']]);
+  const p3 = await secretPassword(ctx, 'hippo-alice-secret');
+  seen.push(p3);
+  assert.is.not(p3, p2);
+  assert.is(await login(ctx, 'alice', p3), 'alice');
+
+  // Declarative: a pgtask written with kubectl creates a managed user with a generated password.
+  const tasks = new CustomResources<PgTaskResource>(ctx.kc, 'pgtasks');
+  await tasks.createIfAbsent({ apiVersion: API_VERSION, kind: 'PGTask', metadata: { name: 'hippo-carol', namespace: ctx.ns }, spec: { type: 'user-update', clusterName: 'hippo', user: { action: 'create', username: 'carol', managed: true } } });
+  const done = await waitFor('the carol task', async () => {
+    const t = await tasks.get(ctx.ns, 'hippo-carol');
+    return t.status?.phase === 'Succeeded' || t.status?.phase === 'Failed' ? t : undefined;
+  }, 60_000, 500);
+  assert.is(done.status?.phase, 'Succeeded', done.status?.message);
+  const pc = await secretPassword(ctx, 'hippo-carol-secret');
+  seen.push(pc);
+  assert.is(await login(ctx, 'carol', pc), 'carol');
+
+  const del = await pgo(ctx.env, 'delete', 'user', 'hippo', '--username', 'alice', '--no-prompt');
+  assert.is(del.code, 0, `${del.stdout}${del.stderr}`);
+  assert.not.ok(userJson(await pgo(ctx.env, 'show', 'user', 'hippo', '-o', 'json')).some((u) => u.username === 'alice'));
+  assert.is(await ctx.core.readNamespacedSecret({ namespace: ctx.ns, name: 'hippo-alice-secret' }).then(() => 'kept', () => 'gone'), 'gone');
+
+  // No password in any task, no password Secret left, and none in the primary's log.
+  const all = JSON.stringify(await tasks.list(ctx.ns));
+  const secrets = await ctx.core.listNamespacedSecret({ namespace: ctx.ns });
+  assert.equal(secrets.items.map((x) => x.metadata!.name!).filter((n) => n.endsWith('-password')), []);
+  const { pod } = await primaryIP(ctx);
+  const log = await ctx.core.readNamespacedPodLog({ namespace: ctx.ns, name: pod, container: 'database' });
+  for (const p of seen) {
+    assert.not.ok(all.includes(p), 'a password is in a pgtask');
+    assert.not.ok(String(log).includes(p), 'a password is in the primary log');
+  }
 });
 
 test('scale adds a replica; scaledown --query lists and --target removes it', async (ctx) => {

@@ -1,30 +1,20 @@
 /**
- * Routes that talk to PostgreSQL itself (`pgo test`, `df`, `reload`) and `pgo show user`. The API runs
+ * Routes that talk to PostgreSQL itself (`pgo test`, `df`, `reload`). The API runs
  * the SQL with node-postgres against each instance's pod IP as the superuser; the CLI never connects.
+ * (`pgo show user` is in users.ts.)
  */
 import type pg from 'pg';
 import { clusterNames } from '../../cluster/names.ts';
 import type { PgClusterResource } from '../../crd/types.ts';
-import { httpStatus } from '../../k8s/custom.ts';
+import { secretValue } from '../../actors/user.ts';
 import { withInstance } from '../../pg/instance.ts';
 import { ApiError } from '../errors.ts';
-import { hasPermission } from '../permissions.ts';
 import { DATABASE_BYTES, PING, RELOAD_CONF } from '../sql.ts';
 import { claimBytes } from './clusters.ts';
 import type { Deps, HandlerTable } from './deps.ts';
 
-async function secretValue(deps: Deps, namespace: string, name: string, key: string): Promise<string | undefined> {
-  try {
-    const s = await deps.core.readNamespacedSecret({ namespace, name });
-    return s.data?.[key] === undefined ? undefined : Buffer.from(s.data[key], 'base64').toString();
-  } catch (err) {
-    if (httpStatus(err) === 404) return undefined;
-    throw err;
-  }
-}
-
 async function superuserPassword(deps: Deps, c: PgClusterResource): Promise<string> {
-  const password = await secretValue(deps, c.metadata.namespace, clusterNames(c.metadata.name).superuserSecret, 'password');
+  const password = await secretValue(deps.core, c.metadata.namespace, clusterNames(c.metadata.name).superuserSecret, 'password');
   if (password === undefined) throw new ApiError(409, `cluster ${c.metadata.name} has no superuser Secret yet; is it still being created?`);
   return password;
 }
@@ -106,27 +96,5 @@ export const dataHandlers: HandlerTable = {
         failed: results.filter((r) => r.error !== undefined).map((r) => ({ name: r.instance.name, error: r.error })),
       },
     };
-  },
-
-  'user.show': async (deps, { params, query, user }) => {
-    // Passwords are shown only when asked for explicitly AND the pgouser holds ShowSecrets; system
-    // accounts (superuser, replication) only with ShowSystemAccounts. Asking without the permission is a
-    // 403 rather than a silent omission, so nobody mistakes a redacted answer for the full one.
-    if (query.showSecrets && !hasPermission(user, 'ShowSecrets')) throw new ApiError(403, `not authorized: pgouser ${user.name} lacks the permission ShowSecrets`);
-    if (query.showSystemAccounts && !hasPermission(user, 'ShowSystemAccounts')) throw new ApiError(403, `not authorized: pgouser ${user.name} lacks the permission ShowSystemAccounts`);
-    const c = await deps.cluster(params.namespace!, params.name!);
-    const names = clusterNames(c.metadata.name);
-    const accounts = [
-      { secret: names.userSecret(c.spec.user ?? 'testuser'), system: false },
-      ...(query.showSystemAccounts ? [{ secret: names.superuserSecret, system: true }, { secret: names.replicationSecret, system: true }] : []),
-    ];
-    const users = [];
-    for (const a of accounts) {
-      const username = await secretValue(deps, c.metadata.namespace, a.secret, 'username');
-      if (username === undefined) continue;
-      const password = query.showSecrets ? await secretValue(deps, c.metadata.namespace, a.secret, 'password') : undefined;
-      users.push({ username, secret: a.secret, system: a.system, ...(password !== undefined ? { password } : {}) });
-    }
-    return { body: { cluster: c.metadata.name, users } };
   },
 };
