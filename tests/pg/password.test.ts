@@ -30,7 +30,8 @@ const login = async (s: PgServer, user: string, password: string) => {
   }
 };
 
-// md5 verifiers are not tried here: the instances' pg_hba.conf asks for scram-sha-256, which an md5 verifier cannot answer.
+// md5 verifiers are not tried here: this server's pg_hba.conf asks for scram-sha-256, which an md5 verifier cannot answer
+// (tests/pg/users.test.ts logs in with md5 under the image's md5 rule).
 for (const type of ['scram-sha-256'] as const) {
   test(`${type}: the role logs in with the password, not with another, and the server holds only the verifier`, async (ctx) => {
     const user = `u_${type.replace(/\W/g, '')}`;
