@@ -172,8 +172,9 @@ export class UserActor {
       });
       return;
     }
-    // A resumed task reads its password again (the check ran in another operator).
-    this.password ??= await this.newPassword(true);
+    // A resumed task reads its password again (the check ran in another operator). None left: no new password,
+    // or the last operator stored it and had begun cleaning up (cleaning comes only after storing).
+    this.password ??= await secretValue(this.core, this.namespace, change.passwordSecret ?? generatedPasswordSecret(this.task), 'password');
     if (this.password === undefined) return;
     if (!change.managed && !(await this.hasUserSecret())) return;
     const body = passwordSecret(this.cluster(), name, change.username, this.password);
