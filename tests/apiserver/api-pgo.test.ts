@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CoreV1Api } from '@kubernetes/client-node';
 import type { PgBackupResource, PgClusterResource, PgReplicaResource, PgTaskResource } from '../../src/crd/types.ts';
 import { CustomResources } from '../../src/k8s/custom.ts';
 import { startApi, type ApiHarness } from '../harness/api.ts';
@@ -152,7 +151,7 @@ test('pgo backup records a pgbackup, queues a second one behind it and refuses o
   assert.match(del.stderr, /must be a pgBackRest backup label/);
 });
 
-test('pgouser, pgorole and policy management; show user hides passwords unless asked and allowed', async ({ h, env }) => {
+test('pgouser, pgorole and policy management; show user hides passwords unless asked and allowed', async ({ env }) => {
   assert.is((await pgo(env, 'create', 'pgorole', 'viewer', '--permissions', 'ShowCluster,ShowUser,Version')).code, 0);
   const cu = await pgo(env, 'create', 'pgouser', 'bob', '--pgouser-password', 'bob-password-1', '--pgouser-roles', 'viewer', '--pgouser-namespaces', 'team-a');
   assert.is(cu.code, 0, cu.stderr);

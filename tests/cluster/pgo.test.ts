@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -201,6 +201,7 @@ test('users: create (managed, md5), show with expiry, rotate, disable login, rot
   const pc = await secretPassword(ctx, 'hippo-carol-secret');
   seen.push(pc);
   assert.is(await login(ctx, 'carol', pc), 'carol');
+  assert.ok((await pgo(ctx.env, 'show', 'user', 'hippo', '--show-secrets')).stdout.includes(pc), 'the admin sees a managed password when asking');
 
   const del = await pgo(ctx.env, 'delete', 'user', 'hippo', '--username', 'alice', '--no-prompt');
   assert.is(del.code, 0, `${del.stdout}${del.stderr}`);
@@ -213,7 +214,9 @@ test('users: create (managed, md5), show with expiry, rotate, disable login, rot
   assert.equal(secrets.items.map((x) => x.metadata!.name!).filter((n) => n.endsWith('-password')), []);
   const { pod } = await primaryIP(ctx);
   const log = await ctx.core.readNamespacedPodLog({ namespace: ctx.ns, name: pod, container: 'database' });
+  const operatorLog = readFileSync('/tmp/pg-operator-pgo-e2e.log', 'utf8');
   for (const p of seen) {
+    assert.not.ok(operatorLog.includes(p), 'a password is in the operator log');
     assert.not.ok(all.includes(p), 'a password is in a pgtask');
     assert.not.ok(String(log).includes(p), 'a password is in the primary log');
   }
