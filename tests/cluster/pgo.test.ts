@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import pg from 'pg';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ADMIN_CREDENTIALS_SECRET } from '../../src/api/bootstrap.ts';
@@ -15,6 +14,7 @@ import { API_VERSION } from '../../src/crd/resources.ts';
 import type { PgTaskResource } from '../../src/crd/types.ts';
 import { CustomResources } from '../../src/k8s/custom.ts';
 import { clusterDir, deleteNamespace, type LocalCluster } from '../harness/cluster.ts';
+import { loginAs } from '../harness/login.ts';
 import { freePort } from '../harness/net.ts';
 import { startOperator, type OperatorProcess } from '../harness/operator.ts';
 import { waitFor } from '../harness/wait.ts';
@@ -121,18 +121,7 @@ const primaryIP = async (ctx: Ctx) => {
   return { ip: pods.items[0]!.status!.podIP!, pod: pods.items[0]!.metadata!.name! };
 };
 /** Logs in as `user` with `password` over TCP to the primary (as an application would): current_user, or why not. */
-const login = async (ctx: Ctx, user: string, password: string) => {
-  const c = new pg.Client({ host: (await primaryIP(ctx)).ip, port: 5432, user, password, database: 'userdb', connectionTimeoutMillis: 5000 });
-  c.on('error', () => undefined);
-  try {
-    await c.connect();
-    return (await c.query<{ u: string }>('select current_user as u')).rows[0]!.u;
-  } catch (err) {
-    return `refused: ${(err as Error).message}`;
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-};
+const login = async (ctx: Ctx, user: string, password: string) => loginAs((await primaryIP(ctx)).ip, 5432, user, password, 'userdb');
 const secretPassword = async (ctx: Ctx, name: string) => {
   const sec = await ctx.core.readNamespacedSecret({ namespace: ctx.ns, name });
   return Buffer.from(sec.data!.password!, 'base64').toString();

@@ -7,11 +7,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import pg from 'pg';
 import type { UserChange } from '../../src/crd/user.ts';
 import { withInstance } from '../../src/pg/instance.ts';
 import { passwordVerifier } from '../../src/pg/password.ts';
 import { applyUserChange, listRoles } from '../../src/pg/users.ts';
+import { loginAs } from '../harness/login.ts';
 import { startPrimary, type PgServer } from '../harness/pg.ts';
 
 interface Ctx {
@@ -32,18 +32,7 @@ test.after(async (ctx) => {
   await ctx.s?.destroy();
 });
 
-const login = async (s: PgServer, user: string, password: string): Promise<string> => {
-  const c = new pg.Client({ host: '127.0.0.1', port: s.port, user, password, database: 'postgres', connectionTimeoutMillis: 3000 });
-  c.on('error', () => undefined);
-  try {
-    await c.connect();
-    return (await c.query<{ u: string }>('select current_user as u')).rows[0]!.u;
-  } catch (err) {
-    return `refused: ${(err as Error).message}`;
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-};
+const login = (s: PgServer, user: string, password: string) => loginAs('127.0.0.1', s.port, user, password, 'postgres');
 const change = (s: PgServer, ch: UserChange, password: string | undefined, resumed = false, type: 'scram-sha-256' | 'md5' = 'scram-sha-256') =>
   withInstance(s.endpoint, (c) => applyUserChange(c, ch, password === undefined ? undefined : passwordVerifier(type, password, ch.username), resumed));
 
