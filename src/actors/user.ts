@@ -60,11 +60,11 @@ export class UserActor {
     const key = `${task.metadata.namespace}/${task.metadata.name}`;
     const machine = userMachine.provide({
       actors: {
-        check: fromPromise(({ input }: { input: { resumed: boolean } }) => this.check(input.resumed)),
-        record: fromPromise(({ input }: { input: { step: NonNullable<UserChangeStatus['step']> } }) => this.record(input.step)),
-        apply: fromPromise(({ input }: { input: { resumed: boolean } }) => this.apply(input.resumed)),
-        store: fromPromise(() => this.store()),
-        clean: fromPromise(() => this.clean()),
+        check: fromPromise(({ input, signal }: { input: { resumed: boolean }; signal: AbortSignal }) => this.unlessStopped(signal, () => this.check(input.resumed))),
+        record: fromPromise(({ input, signal }: { input: { step: NonNullable<UserChangeStatus['step']> }; signal: AbortSignal }) => this.unlessStopped(signal, () => this.record(input.step))),
+        apply: fromPromise(({ input, signal }: { input: { resumed: boolean }; signal: AbortSignal }) => this.unlessStopped(signal, () => this.apply(input.resumed))),
+        store: fromPromise(({ signal }) => this.unlessStopped(signal, () => this.store())),
+        clean: fromPromise(({ signal }) => this.unlessStopped(signal, () => this.clean())),
       },
     });
     this.actor = createActor(machine, { input: { step: task.status?.user?.step } });
@@ -84,6 +84,15 @@ export class UserActor {
 
   get done(): boolean {
     return this.actor.getSnapshot().status === 'done';
+  }
+
+  /**
+   * Runs one effect unless the actor was stopped (its cluster or task deleted, the Lease lost): each effect is
+   * short and safe to run again, so a stopped change is left where it is for the next operator to resume.
+   */
+  private unlessStopped<T>(signal: AbortSignal, effect: () => Promise<T>): Promise<T> {
+    const stopped = AbortSignal.any([signal, this.abort.signal]);
+    return stopped.aborted ? Promise.reject(stopped.reason as Error) : effect();
   }
 
   private cluster(): PgClusterResource {
