@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import pg from 'pg';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ADMIN_CREDENTIALS_SECRET } from '../../src/api/bootstrap.ts';
@@ -248,6 +249,37 @@ test('label and update', async (ctx) => {
   assert.equal(l.clusters.map((c) => c.name), ['hippo']);
   const u = await pgo(ctx.env, 'update', 'cluster', 'hippo', '--parameter', 'work_mem=16MB');
   assert.is(u.code, 0, u.stderr);
+});
+
+/** A query on the primary as the superuser. */
+const onPrimary = async (ctx: Ctx, sql: string) => {
+  const c = new pg.Client({ host: (await primaryIP(ctx)).ip, port: 5432, user: 'postgres', password: await secretPassword(ctx, 'hippo-postgres-secret'), database: 'postgres', connectionTimeoutMillis: 5000 });
+  await c.connect();
+  try {
+    return (await c.query<{ v: string }>(sql)).rows[0]!.v;
+  } finally {
+    await c.end();
+  }
+};
+
+test('a reloadable parameter takes effect without a restart; reload, status, show workflow, delete label', async (ctx) => {
+  const started = await onPrimary(ctx, 'select pg_postmaster_start_time()::text as v');
+  await waitFor('work_mem 16MB on the primary', async () => ((await onPrimary(ctx, "select current_setting('work_mem') as v")) === '16MB' ? true : undefined), 120_000, 1000);
+  assert.is(await onPrimary(ctx, 'select pg_postmaster_start_time()::text as v'), started, 'the primary restarted');
+  const r = await pgo(ctx.env, 'reload', 'hippo', '--no-prompt');
+  assert.is(r.code, 0, `${r.stdout}${r.stderr}`);
+  assert.match(r.stdout, /reload performed on hippo \(hippo(-\w{4})?, hippo(-\w{4})?, hippo(-\w{4})?\)/);
+  const st = await pgo(ctx.env, 'status');
+  assert.is(st.code, 0, st.stderr);
+  assert.match(st.stdout, new RegExp(`Namespace: ${ctx.ns}\nDatabases: 1\nClaims: \\d+`));
+  // Every database Ready once the old primary of the failover test is back as a replica.
+  await waitFor('no database not Ready', async () => (/Databases Not Ready:\nLabels/.test((await pgo(ctx.env, 'status')).stdout) ? true : undefined), 180_000, 2000);
+  const wf = await pgo(ctx.env, 'show', 'workflow', 'hippo-carol');
+  assert.match(wf.stdout, /task hippo-carol \(user-update of hippo\): Succeeded - create user carol: done/);
+  const d = await pgo(ctx.env, 'delete', 'label', 'hippo', '--label', 'env');
+  assert.is(d.code, 0, d.stderr);
+  const l = JSON.parse((await pgo(ctx.env, 'show', 'cluster', '-s', 'env=e2e', '-o', 'json')).stdout) as { clusters: Shown[] };
+  assert.equal(l.clusters, []);
 });
 
 test('delete cluster', async (ctx) => {
