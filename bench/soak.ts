@@ -86,17 +86,22 @@ try {
   console.log(`soak: ${names.join(', ')} under pgbench (${opts.clients} clients each), ${availableParallelism()} CPU hogs and a disk job, ${minutes} min`);
   // Every --blip-every seconds one primary (in turn) is frozen for --blip-ms, shorter than the failover delay
   // (3 s): a blip that must not fail over.
-  const end = Date.now() + minutes * 60_000;
+  const startedAt = Date.now();
+  const end = startedAt + minutes * 60_000;
   const blipMs = Number(opts['blip-ms']);
+  const blipEvery = Number(opts['blip-every']) * 1000 || Infinity; // 0: no blips
+  const blipped: { cluster: string; at: number }[] = [];
   let blips = 0;
   let nextReport = Date.now() + 60_000;
   while (Date.now() < end) {
-    await sleep(Math.min(Number(opts['blip-every']) * 1000, end - Date.now()));
+    await sleep(Math.min(blipEvery, 60_000, end - Date.now()));
     if (Date.now() >= end) break;
+    if (Date.now() - (blipped.at(-1)?.at ?? startedAt) < blipEvery) continue;
     const name = names[blips % names.length]!;
     const primary = (await c.core.listNamespacedPod({ namespace: ns, labelSelector: `${LABEL.cluster}=${name},${LABEL.role}=primary` })).items[0];
     if (primary) {
       await c.fault('freeze', `${ns}/${primary.metadata!.name!}`, 'database');
+      blipped.push({ cluster: name, at: Date.now() });
       await sleep(blipMs);
       await c.fault('thaw', `${ns}/${primary.metadata!.name!}`, 'database');
       blips++;
@@ -110,11 +115,14 @@ try {
   const startedAfter = await postmasterStarts(passwords);
   const inPlace = [...startedAfter].filter(([pod, t]) => startedBefore.has(pod) && t !== startedBefore.get(pod)).map(([pod]) => pod);
   const log = readFileSync(logFile, 'utf8').slice(logStart);
-  const failovers = await Promise.all(names.map(async (n) => ((await clusters.get(ns, n)).status?.failoverHistory?.length ?? 0) - history.get(n)!));
+  const histories = await Promise.all(names.map(async (n) => ((await clusters.get(ns, n)).status?.failoverHistory ?? []).slice(history.get(n))));
+  const failovers = histories.map((h) => h.length);
+  // A failover that started within 10 s of a blip of its cluster came from that blip.
+  const fromBlips = histories.flatMap((h, i) => h.filter((f) => blipped.some((b) => b.cluster === names[i] && Date.parse(f.times?.detected ?? f.time) - b.at >= 0 && Date.parse(f.times?.detected ?? f.time) - b.at < 10_000)));
   const restarted = [...after].filter(([pod, n]) => n !== (before.get(pod) ?? n)).map(([pod, n]) => `${pod} +${n - before.get(pod)!}`);
   const slow = [...log.matchAll(/answered in (\d+) ms/g)].map((m) => Number(m[1]));
   console.log(`\nsoak over ${minutes} min with every core busy:`);
-  console.log(`  blips (a primary frozen for ${blipMs} ms, shorter than the failover delay): ${blips}`);
+  console.log(`  blips (a primary frozen for ${blipMs} ms, shorter than the failover delay): ${blips}, of which ${fromBlips.length} failed over`);
   console.log(`  failovers: ${failovers.reduce((a, b) => a + b, 0)} (${names.map((n, i) => `${n} ${failovers[i]}`).join(', ')})`);
   console.log(`  container restarts by the kubelet: ${restarted.length ? restarted.join(', ') : 0}`);
   console.log(`  PostgreSQL restarted in place (pg_postmaster_start_time changed): ${inPlace.length ? inPlace.join(', ') : 0} of ${startedBefore.size} pods`);
