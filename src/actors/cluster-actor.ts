@@ -110,7 +110,7 @@ export class ClusterActor {
     this.core = deps.kc.makeApiClient(CoreV1Api);
     const { namespace, name } = cluster.metadata;
     const log = (line: string) => deps.log(`${this.key}: ${line}`);
-    const roleContext = () => ({ ...this.actor.getSnapshot().context, restoring: restoringInstances(deps.replicaList(namespace, name)), primaryRestoring: restoringFromSource(this.cluster) });
+    const roleContext = () => ({ ...this.actor.getSnapshot().context, restoring: restoringInstances(deps.replicaList(namespace, name)), primaryRestoring: restoringFromSource(this.cluster), userLabels: this.cluster.spec.userLabels });
     this.roles = new RoleLabeller(deps.kc, namespace, () => deps.pods(namespace, name), roleContext, log);
     this.status = new StatusWriter(deps.clusters, () => this.cluster, (current) => {
       const snapshot = this.actor.getSnapshot();

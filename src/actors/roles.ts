@@ -1,4 +1,4 @@
-/** The role labels of a cluster's pods: what puts a pod behind the primary or the replica Service. */
+/** The labels of a cluster's pods: the role (what puts a pod behind the primary or the replica Service) and the user's. */
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { roleOf, type FailoverIntent, type Role } from '../cluster/failover.ts';
 import { LABEL } from '../cluster/names.ts';
@@ -13,6 +13,28 @@ export interface RoleContext {
   restoring?: readonly string[];
   /** The first instance of a cluster made from a data source, until its restore is done. */
   primaryRestoring?: boolean;
+  /** The cluster's spec.userLabels: set on running pods, not in their template, so a label rolls no pod. */
+  userLabels?: Record<string, string>;
+}
+
+/** Annotation on a pod naming the user labels the operator put on it (so a removed one is taken off). */
+export const USER_LABELS_ANNOTATION = 'pg-operator.dev/user-labels';
+
+/**
+ * The merge patch that gives `pod` role `role` and exactly the user labels `wanted` (null removes a label),
+ * or undefined when it has them.
+ */
+export function podLabelPatch(pod: V1Pod, role: Role | undefined, wanted: Record<string, string> = {}): { metadata: { labels: Record<string, string | null>; annotations?: Record<string, string> } } | undefined {
+  const current = pod.metadata?.labels ?? {};
+  const labels: Record<string, string | null> = {};
+  if (role && current[LABEL.role] !== role) labels[LABEL.role] = role;
+  for (const [k, v] of Object.entries(wanted)) if (current[k] !== v) labels[k] = v;
+  const had = (pod.metadata?.annotations?.[USER_LABELS_ANNOTATION] ?? '').split(',').filter(Boolean);
+  for (const k of had) if (!(k in wanted) && k in current) labels[k] = null;
+  const keys = Object.keys(wanted).sort().join(',');
+  const annotations = keys === had.join(',') ? undefined : { [USER_LABELS_ANNOTATION]: keys };
+  if (!Object.keys(labels).length && !annotations) return undefined;
+  return { metadata: { labels, ...(annotations && { annotations }) } };
 }
 
 /**
@@ -41,15 +63,14 @@ export class RoleLabeller {
         for (const pod of this.pods()) {
           const instance = pod.metadata?.labels?.[LABEL.instance];
           if (!instance) continue;
-          const role = roleOf(instance, context);
-          const current = pod.metadata?.labels?.[LABEL.role];
-          if (current === role) continue;
+          let role: Role | undefined = roleOf(instance, context);
           // A fenced pod leaves that state only through a failover's relabel step, never straight to primary here.
-          if (current === 'fenced' && role === 'primary') {
+          if (pod.metadata?.labels?.[LABEL.role] === 'fenced' && role === 'primary') {
             this.log(`not relabelling fenced pod ${pod.metadata?.name} as primary`);
-            continue;
+            role = undefined;
           }
-          await this.patch(pod.metadata!.name!, role);
+          const patch = podLabelPatch(pod, role, context.userLabels);
+          if (patch) await this.patch(pod.metadata!.name!, patch);
         }
       })
       .catch((err: unknown) => this.log(`labelling pods: ${describeError(err)}`));
@@ -60,17 +81,17 @@ export class RoleLabeller {
   set(instance: string, role: Role): Promise<void> {
     const run = this.queue.then(async () => {
       for (const pod of this.pods()) {
-        if (pod.metadata?.labels?.[LABEL.instance] === instance) await this.patch(pod.metadata.name!, role);
+        if (pod.metadata?.labels?.[LABEL.instance] === instance) await this.patch(pod.metadata.name!, { metadata: { labels: { [LABEL.role]: role } } });
       }
     });
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async patch(pod: string, role: Role): Promise<void> {
+  private async patch(pod: string, body: object): Promise<void> {
     try {
       await this.core.patchNamespacedPod(
-        { namespace: this.namespace, name: pod, body: { metadata: { labels: { [LABEL.role]: role } } } },
+        { namespace: this.namespace, name: pod, body },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       );
     } catch (err) {

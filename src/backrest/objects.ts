@@ -273,7 +273,8 @@ export function repoHostDeployment(cluster: PgClusterResource): V1Deployment {
       strategy: { type: 'Recreate' },
       selector: { matchLabels: labels },
       template: {
-        metadata: { labels: { ...clusterLabels(cluster.metadata.name, cluster.spec.userLabels), ...labels } },
+        // No spec.userLabels here: `pgo label` would restart the repository host.
+        metadata: { labels: { ...clusterLabels(cluster.metadata.name), ...labels } },
         spec: {
           securityContext: { fsGroup: POSTGRES_UID },
           enableServiceLinks: false,

@@ -64,7 +64,7 @@ const secretEnv = (name: string, secret: string, key: string): V1EnvVar => ({ na
 export function instanceDeployment(cluster: PgClusterResource, instance: InstanceSpec): V1Deployment {
   const { spec } = cluster;
   const names = clusterNames(cluster.metadata.name);
-  const podLabels = { ...clusterLabels(cluster.metadata.name, { ...spec.userLabels, ...instance.userLabels }), [LABEL.instance]: instance.name, [LABEL.component]: 'database' };
+  const podLabels = { ...clusterLabels(cluster.metadata.name, instance.userLabels), [LABEL.instance]: instance.name, [LABEL.component]: 'database' };
   const backrest = backrestOf(spec).enabled ? databasePodBackrest(cluster, instance.name, spec.image) : undefined;
   return {
     apiVersion: 'apps/v1',
@@ -77,8 +77,9 @@ export function instanceDeployment(cluster: PgClusterResource, instance: Instanc
       template: {
         metadata: { labels: podLabels },
         spec: {
-          // The role label is not in this template: the operator sets it on the pod, so that a failover
-          // relabels a running pod instead of rolling it. PGO_ROLE reads it when the container starts.
+          // The role label and spec.userLabels are not in this template: the operator sets them on the pod
+          // (src/actors/roles.ts), so a failover or `pgo label` relabels a running pod instead of rolling it.
+          // PGO_ROLE reads the role when the container starts.
           affinity: instanceAffinity(cluster.metadata.name, instance.nodeAffinity, spec.podAntiAffinity),
           ...backrest?.pod,
           tolerations: instance.tolerations,

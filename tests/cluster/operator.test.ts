@@ -106,7 +106,7 @@ test('a parameter that needs a restart restarts the instances, replicas first; t
   assert.match(order[2]!, /^restarted hippo /);
 });
 
-test('updating resources and labels rolls the pods; the primary comes back as the primary', async (ctx) => {
+test('updating resources rolls the pods, labels reach them without a roll; the primary comes back as the primary', async (ctx) => {
   await ctx.clusters.mutate(ctx.ns, 'hippo', (x) => {
     x.spec.resources = { requests: { cpu: '10m', memory: '64Mi' } };
     x.spec.userLabels = { team: 'payments' };
