@@ -1,18 +1,20 @@
 /**
- * The primary's health probe: every PGO_PROBE_MS (1 s; a quarter of that while the primary is in doubt) one
- * cheap query on the operator's long-lived connection to the primary and a new TCP connection to it (a server
- * refusing new clients while old sessions go on is not healthy), failing after PGO_PROBE_TIMEOUT_MS (1 s). A hung, crashed or cut-off primary is
- * noticed within about two seconds, not at the next full observation: the machine hears it at once (the
- * primary as not Ready in its latest observation) and a full observation is started. The probe also keeps
- * when the primary was last seen healthy, from which the failover delay counts. The full observation (every
- * 5 s, and on every pod change) still decides everything else.
+ * The primary's health probe: every PGO_PROBE_MS (500 ms; a quarter of that while the primary is in doubt)
+ * one cheap query on the operator's long-lived connection to the primary and a new TCP connection to it (a
+ * server refusing new clients while old sessions go on is not healthy), failing after PGO_PROBE_TIMEOUT_MS
+ * (1 s). A hung, crashed or cut-off primary is noticed within about 1.5 s, not at the next full observation:
+ * the machine hears it at once (the primary as not Ready in its latest observation) and a full observation
+ * is started. The probe also keeps when the first failed check began, from which the failover delay counts:
+ * the primary is failed over only once it was unhealthy for the whole delay, so a primary that stalls for
+ * less (a freeze, a CPU-starved node) and answers again is not, even when its answer is slow to come. The
+ * full observation (every 5 s, and on every pod change) still decides everything else.
  */
 import type pg from 'pg';
 import { primaryHealthy } from '../cluster/failover.ts';
 import type { Observation } from '../cluster/observation.ts';
 import { recoveryState } from '../pg/instance.ts';
 
-export const PROBE_MS = Number(process.env.PGO_PROBE_MS ?? 1000);
+export const PROBE_MS = Number(process.env.PGO_PROBE_MS ?? 500);
 /** While the primary is in doubt it is probed four times as often, so a quick recovery is seen at once. */
 const DOUBT_PROBE_MS = PROBE_MS / 4;
 export const PROBE_TIMEOUT_MS = Number(process.env.PGO_PROBE_TIMEOUT_MS ?? 1000);
@@ -41,6 +43,8 @@ export class PrimaryProbe {
   private stopped = false;
   /** When the primary was last seen healthy (by a probe or an observation). */
   private healthy?: { primary: string; at: number };
+  /** When the first failed check of the primary since it was last healthy began (a probe sent, an observation started). */
+  private unhealthy?: { primary: string; at: number };
   /** The latest probe found the primary unhealthy. */
   private doubt = false;
 
@@ -67,20 +71,33 @@ export class PrimaryProbe {
     return this.healthy?.primary === primary ? this.healthy.at : undefined;
   }
 
+  /** When the first failed check of `primary` began (epoch ms), while it is unhealthy. */
+  unhealthySince(primary: string): number | undefined {
+    return this.unhealthy?.primary === primary ? this.unhealthy.at : undefined;
+  }
+
   /**
-   * A full observation started at `at` saw the primary: returns it with primaryHealthyAt set. While the latest
-   * probe found the primary unhealthy, the observation does not overrule it (it reads over the old connection
-   * and does not try a new one): the primary stays unhealthy in it until a probe succeeds.
+   * A full observation started at `at` saw the primary: returns it with primaryHealthyAt and
+   * primaryUnhealthySince set. While the latest probe found the primary unhealthy, the observation does not
+   * overrule it (it reads over the old connection and does not try a new one): the primary stays unhealthy
+   * in it until a probe succeeds.
    */
   observed(o: Observation, at: number): Observation {
     if (this.doubt) return this.markedDown(o);
-    if (primaryHealthy(o, o.primary)) this.healthy = { primary: o.primary, at };
-    return { ...o, primaryHealthyAt: this.healthyAt(o.primary) };
+    if (primaryHealthy(o, o.primary)) {
+      this.healthy = { primary: o.primary, at };
+      this.unhealthy = undefined;
+    } else this.failedAt(o.primary, at);
+    return { ...o, primaryHealthyAt: this.healthyAt(o.primary), primaryUnhealthySince: this.unhealthySince(o.primary) };
   }
 
   private markedDown(o: Observation): Observation {
     const instances = o.instances.map((i) => (i.name === o.primary ? { ...i, ready: false, pg: undefined } : i));
-    return { ...o, instances, primaryHealthyAt: this.healthyAt(o.primary) };
+    return { ...o, instances, primaryHealthyAt: this.healthyAt(o.primary), primaryUnhealthySince: this.unhealthySince(o.primary) };
+  }
+
+  private failedAt(primary: string, at: number): void {
+    if (this.unhealthy?.primary !== primary) this.unhealthy = { primary, at };
   }
 
   private async probe(): Promise<void> {
@@ -89,9 +106,9 @@ export class PrimaryProbe {
     // would otherwise never be seen to finish).
     if (!primary) return void (this.doubt = false);
     try {
-      const pod = this.host.primaryPod(primary);
-      if (!pod?.ip) return this.down(primary, 'has no pod');
       const started = Date.now();
+      const pod = this.host.primaryPod(primary);
+      if (!pod?.ip) return this.down(primary, 'has no pod', started);
       const [state, accepts] = await Promise.all([
         this.host.query(pod.ip, recoveryState, PROBE_TIMEOUT_MS).catch((err: unknown) => err as Error),
         this.host.accepts(pod.ip, PROBE_TIMEOUT_MS),
@@ -99,10 +116,10 @@ export class PrimaryProbe {
       // Slow answers are what a too-short timeout would turn into spurious failovers: bench/soak reads these.
       const took = Date.now() - started;
       if (took > PROBE_TIMEOUT_MS / 2 && !(state instanceof Error)) this.host.log(`probe of primary ${primary} answered in ${took} ms`);
-      if (state instanceof Error) this.down(primary, `does not answer (${state.message})`);
-      else if (!accepts) this.down(primary, 'does not accept new connections');
-      else if (state.inRecovery) this.down(primary, 'is in recovery');
-      else if (!pod.ready) this.down(primary, 'is not Ready');
+      if (state instanceof Error) this.down(primary, `does not answer (${state.message})`, started);
+      else if (!accepts) this.down(primary, 'does not accept new connections', started);
+      else if (state.inRecovery) this.down(primary, 'is in recovery', started);
+      else if (!pod.ready) this.down(primary, 'is not Ready', started);
       else this.up(primary);
     } catch (err) {
       this.host.log(`probing the primary: ${String(err)}`);
@@ -113,12 +130,15 @@ export class PrimaryProbe {
     const recovered = this.doubt;
     this.doubt = false;
     this.healthy = { primary, at: Date.now() };
+    this.unhealthy = undefined;
     if (recovered) this.host.observe();
   }
 
-  private down(primary: string, why: string): void {
+  /** The probe sent at `started` found `primary` unhealthy. */
+  private down(primary: string, why: string, started: number): void {
     const first = !this.doubt;
     this.doubt = true;
+    this.failedAt(primary, started);
     // Until a full observation agrees, every failed probe tells the machine again.
     const o = this.host.observation();
     if (o?.primary === primary && primaryHealthy(o, primary)) this.host.send(this.markedDown(o));

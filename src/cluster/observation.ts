@@ -24,11 +24,13 @@ export interface Observation {
   instances: InstanceObservation[];
   /** The instance that is the primary (status.currentPrimary). */
   primary: string;
-  /**
-   * When the primary was last seen healthy (epoch ms; by an observation or the health probe): the failover
-   * delay counts from then, not from when its loss was noticed.
-   */
+  /** When the primary was last seen healthy (epoch ms; by an observation or the health probe). */
   primaryHealthyAt?: number;
+  /**
+   * When the first failed check of the primary began (epoch ms; a probe sent, an observation started): the
+   * failover delay counts from then, not from when the failure was noticed (a probe's timeout later).
+   */
+  primaryUnhealthySince?: number;
 }
 
 /** True when the primary and every replica are Ready. */

@@ -174,10 +174,11 @@ export const clusterMachine = setup({
   delays: {
     // Capped exponential back-off: 1 s, 2 s, 4 s ... 30 s.
     retry: ({ context }) => Math.min(30_000, 1000 * 2 ** Math.max(0, context.failures - 1)),
-    // Counted from when the primary was last seen healthy, not from when its loss was noticed.
+    // Counted from the first failed check of the primary, not from when its failure was noticed (a probe's
+    // timeout later): the primary is failed over only once it was unhealthy for the whole delay.
     failoverDelay: ({ context }) => {
       const delay = context.primaryRolling ? Math.max(context.settings.failoverDelayMs, PLANNED_RESTART_GRACE_MS) : context.settings.failoverDelayMs;
-      const since = context.observation?.primaryHealthyAt;
+      const since = context.observation?.primaryUnhealthySince;
       return since === undefined ? delay : Math.max(0, delay - (Date.now() - since));
     },
   },

@@ -204,15 +204,15 @@ test('each failover step is timed: detection, decision, recording, fencing, prom
   assert.equal([...order].sort((a, b) => a - b), order, 'in the order they happened');
 });
 
-test('the failover delay counts from when the primary was last seen healthy', () => {
-  const delayOf = (primaryHealthyAt?: number) => {
-    const r = run([applied, healthy, primaryDown.type === 'OBSERVED' ? { ...primaryDown, observation: { ...primaryDown.observation, primaryHealthyAt } } : primaryDown]);
+test('the failover delay counts from the first failed check of the primary', () => {
+  const delayOf = (primaryUnhealthySince?: number) => {
+    const r = run([applied, healthy, primaryDown.type === 'OBSERVED' ? { ...primaryDown, observation: { ...primaryDown.observation, primaryHealthyAt: Date.now() - 30_000, primaryUnhealthySince } } : primaryDown]);
     const fn = clusterMachine.implementations.delays.failoverDelay as (args: { context: typeof r.context }) => number;
     return fn({ context: r.context });
   };
   assert.is(delayOf(undefined), 3000, 'not known: the whole delay');
   const d = delayOf(Date.now() - 1000);
-  assert.ok(d <= 2000 && d > 1500, `seen healthy 1 s ago: about 2 s left (${d})`);
+  assert.ok(d <= 2000 && d > 1500, `first failed 1 s ago (last healthy long before): about 2 s left (${d})`);
   assert.is(delayOf(Date.now() - 10_000), 0, 'unhealthy for longer than the delay already');
 });
 

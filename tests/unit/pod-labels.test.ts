@@ -40,7 +40,7 @@ test("the cluster's user labels are not in the pod template: labelling a cluster
     metadata: { name: 'hippo', namespace: 'db', uid: 'u' },
     spec: pgClusterSpec.parse({ userLabels }),
   });
-  const instance = { name: 'hippo', bootstrap: 'primary' as const, storage: c().spec.storage, owner: { apiVersion: 'v1', kind: 'PGCluster', name: 'hippo', uid: 'u' } };
+  const instance = { name: 'hippo', bootstrap: 'primary' as const, storage: c().spec.storage.primary, owner: { apiVersion: 'v1', kind: 'PGCluster', name: 'hippo', uid: 'u' } };
   const a = instanceDeployment(c(), instance);
   const b = instanceDeployment(c({ env: 'e2e' }), instance);
   assert.equal(b.spec!.template, a.spec!.template);

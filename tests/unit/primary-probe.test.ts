@@ -44,10 +44,14 @@ test('a primary that stops answering reaches the machine at once, once, with whe
     const lastHealthy = p.healthyAt('p');
     assert.ok(lastHealthy, 'seen healthy');
     world.answers = false;
+    const failedFrom = Date.now();
     await sleep(150);
     assert.is(sent.length, 1, 'one derived observation (the machine already knows after it)');
     assert.equal(sent[0]!.instances.find((i) => i.name === 'p'), { ...healthy.instances[0]!, ready: false, pg: undefined });
     assert.ok(sent[0]!.primaryHealthyAt! >= lastHealthy, 'with the last healthy time');
+    const since = sent[0]!.primaryUnhealthySince!;
+    assert.ok(since >= failedFrom && since <= failedFrom + 60, `the delay counts from the first failed probe's start (${since - failedFrom} ms after the fault)`);
+    assert.is(p.observed(healthy, Date.now()).primaryUnhealthySince, since, 'later failed probes keep the first one');
     assert.is(observes(), 1, 'one full observation started');
     assert.equal(logs, ['primary p does not answer (did not answer within 1000 ms)']);
     const overruled = p.observed(healthy, Date.now());
@@ -57,6 +61,7 @@ test('a primary that stops answering reaches the machine at once, once, with whe
     assert.is(p.observed(healthy, Date.now()).instances[0]!.ready, true, 'once a probe succeeds it does');
     assert.is(observes(), 2, 'its recovery starts an observation too');
     assert.ok(p.healthyAt('p')! > lastHealthy);
+    assert.is(p.unhealthySince('p'), undefined, 'healthy again: the next failure counts afresh');
   } finally {
     p.stop();
   }
