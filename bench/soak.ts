@@ -10,7 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { LABEL, clusterNames } from '../src/cluster/names.ts';
@@ -90,7 +90,7 @@ try {
   const end = startedAt + minutes * 60_000;
   const blipMs = Number(opts['blip-ms']);
   const blipEvery = Number(opts['blip-every']) * 1000 || Infinity; // 0: no blips
-  const blipped: { cluster: string; at: number }[] = [];
+  const blipped: { cluster: string; at: number; ms: number }[] = [];
   let blips = 0;
   let nextReport = Date.now() + 60_000;
   while (Date.now() < end) {
@@ -100,10 +100,14 @@ try {
     const name = names[blips % names.length]!;
     const primary = (await c.core.listNamespacedPod({ namespace: ns, labelSelector: `${LABEL.cluster}=${name},${LABEL.role}=primary` })).items[0];
     if (primary) {
-      await c.fault('freeze', `${ns}/${primary.metadata!.name!}`, 'database');
-      blipped.push({ cluster: name, at: Date.now() });
+      // The freezer file is found first, then written directly: the blip lasts blipMs, not blipMs plus
+      // however long a script takes to start under this load.
+      const freezer = (await c.fault('freezer', `${ns}/${primary.metadata!.name!}`, 'database')).trim();
+      writeFileSync(freezer, 'FROZEN');
+      const at = Date.now();
       await sleep(blipMs);
-      await c.fault('thaw', `${ns}/${primary.metadata!.name!}`, 'database');
+      writeFileSync(freezer, 'THAWED');
+      blipped.push({ cluster: name, at, ms: Date.now() - at });
       blips++;
     }
     if (Date.now() >= nextReport) {
@@ -122,7 +126,8 @@ try {
   const restarted = [...after].filter(([pod, n]) => n !== (before.get(pod) ?? n)).map(([pod, n]) => `${pod} +${n - before.get(pod)!}`);
   const slow = [...log.matchAll(/answered in (\d+) ms/g)].map((m) => Number(m[1]));
   console.log(`\nsoak over ${minutes} min with every core busy:`);
-  console.log(`  blips (a primary frozen for ${blipMs} ms, shorter than the failover delay): ${blips}, of which ${fromBlips.length} failed over`);
+  const lengths = blipped.map((b) => b.ms).sort((x, y) => x - y);
+  console.log(`  blips (a primary frozen for ${blipMs} ms, shorter than the failover delay): ${blips} (frozen ${lengths[0] ?? 0}-${lengths.at(-1) ?? 0} ms, measured), of which ${fromBlips.length} failed over`);
   console.log(`  failovers: ${failovers.reduce((a, b) => a + b, 0)} (${names.map((n, i) => `${n} ${failovers[i]}`).join(', ')})`);
   console.log(`  container restarts by the kubelet: ${restarted.length ? restarted.join(', ') : 0}`);
   console.log(`  PostgreSQL restarted in place (pg_postmaster_start_time changed): ${inPlace.length ? inPlace.join(', ') : 0} of ${startedBefore.size} pods`);

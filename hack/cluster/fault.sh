@@ -7,6 +7,7 @@
 #   fault.sh kill NS/POD [CONTAINER] SIGKILL a container's main process
 #   fault.sh freeze NS/POD [CONTAINER]  freeze every process of a container (cgroup freezer)
 #   fault.sh thaw NS/POD [CONTAINER]    thaw it
+#   fault.sh freezer NS/POD [CONTAINER] print the container's freezer.state file (to freeze and thaw it on time)
 #   fault.sh pid NS/POD [CONTAINER]  print the host PID of a container's main process
 #   fault.sh refuse-new NS/POD PORT  drop new TCP connections to PORT in the pod (open ones keep working)
 #   fault.sh accept-new NS/POD PORT  undo refuse-new
@@ -73,13 +74,14 @@ case "$cmd" in
     # A pod stopped meanwhile (fenced) took its filter with it: nothing to undo.
     [ -n "$pid" ] || { [ "$cmd" = accept-new ] && exit 0; echo "no running container in $1" >&2; exit 1; }
     nsenter -t "$pid" -n iptables "$op" INPUT -p tcp --dport "$2" --syn -j DROP ;;
-  kill | freeze | thaw | pid)
+  kill | freeze | thaw | pid | freezer)
     read -r node id < <(container_of "$@")
     case "$cmd" in
       kill) kill -KILL "$(main_pid "$node" "$id")" ;;
       pid) main_pid "$node" "$id" ;;
       freeze) echo FROZEN > "$(freezer_of "$node" "$id")" ;;
       thaw) echo THAWED > "$(freezer_of "$node" "$id")" ;;
+      freezer) freezer_of "$node" "$id" ;;
     esac ;;
   *) usage ;;
 esac
