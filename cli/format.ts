@@ -116,6 +116,12 @@ export function formatPgorole(r: z.infer<typeof s.pgoroleInfo>): string {
   return `pgorole : ${r.name}\npermissions : [${r.permissions.join(' ')}]`;
 }
 
+/** `pgo apply`: one row per cluster. */
+export function formatPolicyApply(r: z.infer<typeof s.policyApplyResult>): string {
+  const rows = r.results.map((x) => [x.cluster, x.status, x.task ?? '', x.message ?? '']);
+  return `${r.dryRun ? `policy ${r.policy} would run on:\n` : ''}${table(['CLUSTER', 'STATUS', 'TASK', 'MESSAGE'], rows)}`;
+}
+
 /** `pgo show policy`. */
 export function formatPolicy(p: z.infer<typeof s.policyInfo>): string {
   return `policy : ${p.name}${p.database ? ` (database ${p.database})` : ''}\n${p.sql.split('\n').map((l) => `\t${l}`).join('\n')}`;

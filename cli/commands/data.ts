@@ -1,9 +1,9 @@
-/** Data operations wired to the API: restore (in restores.ts), load, apply, upgrade. Load, apply and upgrade have no backend yet; the API answers 501 and pgo exits non-zero. */
+/** Data operations wired to the API: restore (in restores.ts), load, apply, upgrade. Load and upgrade have no backend yet; the API answers 501 and pgo exits non-zero. */
 import { readFileSync } from 'node:fs';
 import type { Sade } from 'sade';
 import { ROUTE } from '../../src/api/routes.ts';
 import { call } from '../client.ts';
-import { formatTask } from '../format.ts';
+import { formatPolicyApply, formatTask } from '../format.ts';
 import { action, config, confirm, print, str, type Opts } from '../run.ts';
 import { restoreCommands } from './restores.ts';
 
@@ -22,8 +22,10 @@ export function dataCommands(prog: Sade): void {
       const r = await call(config(opts), ROUTE.load, { body: { clusters: cluster ? [cluster, ...opts._] : undefined, selector: str(opts, 'selector'), loadConfig, policies: str(opts, 'policies')?.split(',') } });
       print(opts, r, () => r.message);
     }));
-  prog.command('apply <policy>', 'Run a policy on clusters (--selector)').option('--dry-run').action(action(async (policy: string, opts: Opts) => {
-    const r = await call(config(opts), ROUTE['policy.apply'], { params: { name: policy }, body: { selector: str(opts, 'selector'), dryRun: opts['dry-run'] ? true : undefined } });
-    print(opts, r, () => r.message);
+  prog.command('apply <policy> [clusters]', 'Run a policy on clusters (--selector, or cluster names), once each').option('--dry-run', 'list the clusters it would run on').action(action(async (policy: string, cluster: string | undefined, opts: Opts) => {
+    const clusters = cluster ? [cluster, ...opts._] : undefined;
+    const r = await call(config(opts), ROUTE['policy.apply'], { params: { name: policy }, body: { selector: str(opts, 'selector'), clusters, dryRun: opts['dry-run'] ? true : undefined } });
+    print(opts, r, () => formatPolicyApply(r));
+    if (r.results.some((x) => x.status === 'failed' || x.status === 'running')) process.exitCode = 1;
   }));
 }

@@ -4,7 +4,7 @@
  */
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import { LABEL, MANAGED_BY } from '../cluster/names.ts';
-import type { PgBackupResource, PgClusterResource, PgReplicaResource, PgTaskResource } from '../crd/types.ts';
+import type { PgBackupResource, PgClusterResource, PgPolicyResource, PgReplicaResource, PgTaskResource } from '../crd/types.ts';
 import { CustomResources, describeError, httpStatus } from '../k8s/custom.ts';
 import { EventRecorder } from '../k8s/events.ts';
 import { startInformer, type SharedInformer } from '../k8s/informer.ts';
@@ -13,7 +13,9 @@ import { ClusterActor } from './cluster-actor.ts';
 import { finalizeCluster } from './finalize.ts';
 import { Restores } from './restores.ts';
 import { Schedules } from './schedules.ts';
-import { Users } from './users.ts';
+import { Policies } from './policies.ts';
+import { UserActor } from './user.ts';
+import { TaskActors } from './task-actors.ts';
 
 const keyOf = (o: { metadata?: { namespace?: string; name?: string } }) => `${o.metadata?.namespace}/${o.metadata?.name}`;
 
@@ -31,7 +33,8 @@ export class Supervisor {
   private backups?: Backups;
   private schedules?: Schedules;
   private restores?: Restores;
-  private users?: Users;
+  private users?: TaskActors<UserActor>;
+  private policies?: Policies;
   private readonly events: EventRecorder;
 
   constructor(
@@ -80,12 +83,16 @@ export class Supervisor {
       replicaList: (ns, name) => this.replicas.list(ns).filter((r) => r.spec.clusterName === name),
       log: this.log,
     });
-    this.users = new Users({ kc: this.kc, tasks: this.taskApi, events: this.events, cluster: (ns, name) => clusters.list(ns).find((c) => c.metadata.name === name), log: this.log });
+    const cluster = (ns: string, name: string) => clusters.list(ns).find((c) => c.metadata.name === name);
+    const userDeps = { kc: this.kc, tasks: this.taskApi, events: this.events, cluster, log: this.log };
+    this.users = new TaskActors('user-update', (task) => new UserActor(task, userDeps));
+    this.policies = new Policies({ ...userDeps, clusters: this.clusters, policies: new CustomResources<PgPolicyResource>(this.kc, 'pgpolicies') });
     // Failover and switchover requests (pgtasks written by the API), once the actors exist.
     this.tasks = startInformer<PgTaskResource>(this.kc, '/apis/pg-operator.dev/v1/pgtasks', () => this.taskApi.listAll(),
-      { add: (t) => this.dispatch(t), update: (t) => this.dispatch(t), delete: (t) => { this.restores?.forget(t); this.users?.forget(t); } }, { onError: onError('pgtask') });
+      { add: (t) => this.dispatch(t), update: (t) => this.dispatch(t), delete: (t) => { this.restores?.forget(t); this.users?.forget(t); this.policies?.forget(t); } }, { onError: onError('pgtask') });
     this.informers.push(this.tasks);
     await this.tasks.synced;
+    for (const c of clusters.list()) this.policies.offerCluster(c);
     // Backups, after the clusters: a backup's turn depends on its cluster's status.
     const kick = () => void this.backups?.tick();
     const backups = startInformer<PgBackupResource>(this.kc, '/apis/pg-operator.dev/v1/pgbackups', () => this.backupApi.listAll(),
@@ -113,6 +120,7 @@ export class Supervisor {
     this.schedules?.stop();
     this.restores?.stop();
     this.users?.stop();
+    this.policies?.stop();
     for (const actor of this.actors.values()) void actor.stop();
     this.actors.clear();
     for (const informer of this.informers) informer.stop();
@@ -144,6 +152,7 @@ export class Supervisor {
   private dispatch(task: PgTaskResource): void {
     if (task.spec.type === 'restore') return this.restores?.offer(task);
     if (task.spec.type === 'user-update') return this.users?.offer(task);
+    if (task.spec.type === 'apply-policy') return this.policies?.offer(task);
     if (task.spec.type !== 'failover' && task.spec.type !== 'switchover') return;
     if (task.status?.phase) return;
     const fail = (err: unknown) => this.log(`pgtask ${task.metadata.name}: ${describeError(err)}`);
@@ -197,6 +206,7 @@ export class Supervisor {
       actor.start();
     }
     actor.update(cluster);
+    this.policies?.offerCluster(cluster);
   }
 
   private remove(cluster: PgClusterResource): Promise<void> {

@@ -104,7 +104,7 @@ export const ROUTES = [
   { id: 'policy.list', method: 'GET', path: `${ns}/policies`, permission: 'ShowPolicy', summary: 'list policies', response: s.policyList },
   { id: 'policy.get', method: 'GET', path: `${ns}/policies/{name}`, permission: 'ShowPolicy', summary: 'show a policy', response: s.policyInfo },
   { id: 'policy.delete', method: 'DELETE', path: `${ns}/policies/{name}`, permission: 'DeletePolicy', summary: 'delete a policy', response: s.messageResult },
-  { id: 'policy.apply', method: 'POST', path: `${ns}/policies/{name}/apply`, permission: 'ApplyPolicy', summary: 'run a policy on clusters', body: s.policyApplyBody, response: s.messageResult, notImplemented: later('pgo apply') },
+  { id: 'policy.apply', method: 'POST', path: `${ns}/policies/{name}/apply`, permission: 'ApplyPolicy', summary: 'run a policy on clusters', body: s.policyApplyBody, response: s.policyApplyResult },
 ] as const satisfies readonly Route[];
 
 /** Identifier of a route. */

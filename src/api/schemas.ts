@@ -242,7 +242,9 @@ export const pgoroleUpdateBody = z.strictObject({ permissions: z.array(permissio
 export const policyCreateBody = z.strictObject({ name, sql: z.string().min(1).max(900_000), database: sqlName.optional() });
 
 /** `pgo apply`. */
-export const policyApplyBody = z.strictObject({ selector: selector.optional(), clusters: z.array(name).max(100).optional(), dryRun: z.boolean().optional() });
+export const policyApplyBody = z
+  .strictObject({ selector: selector.optional(), clusters: z.array(name).min(1).max(100).optional(), dryRun: z.boolean().optional() })
+  .refine((b) => (b.selector === undefined) !== (b.clusters === undefined), { message: 'give the clusters to run the policy on: a selector (-s env=prod) or cluster names, not both' });
 
 /** `pgo watch` / WebSocket /events. */
 export const eventsQuery = z.strictObject({ namespace: name, cluster: name.optional() });
@@ -402,6 +404,20 @@ export const pgouserList = z.object({ pgousers: z.array(pgouserInfo) });
 export const pgoroleInfo = z.object({ name: z.string(), permissions: z.array(z.string()) });
 /** A list of pgoroles. */
 export const pgoroleList = z.object({ pgoroles: z.array(pgoroleInfo) });
+/** What `pgo apply` did on each cluster (or, with dryRun, would do). */
+export const policyApplyResult = z.object({
+  policy: z.string(),
+  dryRun: z.boolean().optional(),
+  results: z.array(
+    z.object({
+      cluster: z.string(),
+      status: z.enum(['applied', 'failed', 'running', 'skipped', 'would apply']),
+      task: z.string().optional(),
+      message: z.string().optional(),
+      sqlstate: z.string().optional(),
+    }),
+  ),
+});
 /** A pgpolicy. */
 export const policyInfo = z.object({ name: z.string(), namespace: z.string(), sql: z.string(), database: z.string().optional(), appliedTo: z.array(z.string()).optional() });
 /** A list of pgpolicies. */

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import {
   conditions,
+  dnsLabel,
   nodeAffinity,
   podAntiAffinityType,
   resources,
@@ -41,7 +42,7 @@ export const pgClusterSpec = z.strictObject({
   failoverDelaySeconds: z.int().min(0).max(3600).optional().describe('how long the primary may be unready before an automatic failover; the operator default when unset'),
   syncReplication: z.boolean().default(false).describe('synchronous replication: no acknowledged commit is lost on failover'),
   parameters: pgParameters.optional().describe('PostgreSQL parameters (postgresql.conf)'),
-  policies: z.array(z.string().min(1)).optional().describe('pgpolicies applied once the primary is ready'),
+  policies: z.array(dnsLabel).max(50).optional().describe('pgpolicies (of the namespace) applied once the primary is ready, each once'),
   backrest: backrestSpec.optional().describe('WAL archiving and backups with pgBackRest (on by default)'),
   serviceType: serviceType.default('ClusterIP'),
   shutdown: z.boolean().default(false).describe('stop all instances, keeping the data'),
@@ -131,6 +132,10 @@ export const pgClusterStatus = z.strictObject({
   failoverHistory: z.array(failoverRecord).optional(),
   pendingRestart: z.boolean().optional().describe('a changed parameter needs a restart'),
   initialReplicasCreated: z.boolean().optional().describe('the replicas of spec.replicas exist as pgreplicas'),
+  policies: z
+    .array(z.strictObject({ name: z.string(), task: z.string(), time: z.string() }))
+    .optional()
+    .describe('pgpolicies applied to the cluster: by which pgtask, when'),
   backrest: backrestStatus.optional().describe('the pgBackRest repository and WAL archiving'),
   restore: z
     .strictObject({ task: z.string(), phase: restorePhase, message: z.string().optional(), time: z.string() })

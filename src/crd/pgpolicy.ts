@@ -16,3 +16,4 @@ export const pgPolicyStatus = z.strictObject({
 });
 
 export type PgPolicySpec = z.output<typeof pgPolicySpec>;
+export type PgPolicyStatus = z.output<typeof pgPolicyStatus>;

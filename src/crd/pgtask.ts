@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { clusterName } from './limits.ts';
 import { workStatus } from './common.ts';
 import { restoreSpec, restoreStatus } from './restore.ts';
+import { policyApply, policyApplyStatus } from './policy.ts';
 import { userChange, userChangeStatus } from './user.ts';
 
 /** Kinds of task (v4 task types, typed). */
@@ -30,12 +31,14 @@ export const pgTaskSpec = z.strictObject({
   parameters: z.record(z.string(), z.string()).optional().describe('task-specific settings'),
   restore: restoreSpec.optional().describe('restore: what to restore to (type restore)'),
   user: userChange.optional().describe('user-update: the change to a PostgreSQL user'),
+  policy: policyApply.optional().describe('apply-policy: the pgpolicy to run on the cluster'),
 });
 
 /** Observed state of a pgtask. */
 export const pgTaskStatus = workStatus.extend({
   restore: restoreStatus.optional().describe('restore: its steps and progress'),
   user: userChangeStatus.optional().describe('user-update: how far the change got'),
+  policy: policyApplyStatus.optional().describe('apply-policy: how far it got'),
 });
 
 export type PgTaskSpec = z.output<typeof pgTaskSpec>;

@@ -4,6 +4,7 @@ import type { PgClusterSpec, PgClusterStatus } from './pgcluster.ts';
 import type { PgReplicaSpec, PgReplicaStatus } from './pgreplica.ts';
 import type { PgTaskSpec, PgTaskStatus } from './pgtask.ts';
 import type { PgBackupSpec, PgBackupStatus } from './pgbackup.ts';
+import type { PgPolicySpec, PgPolicyStatus } from './pgpolicy.ts';
 
 /** A custom resource with a typed spec and status. */
 export interface Resource<Spec, Status> {
@@ -22,3 +23,5 @@ export type PgReplicaResource = Resource<PgReplicaSpec, PgReplicaStatus>;
 export type PgTaskResource = Resource<PgTaskSpec, PgTaskStatus>;
 /** A pgbackup. */
 export type PgBackupResource = Resource<PgBackupSpec, PgBackupStatus>;
+/** A pgpolicy. */
+export type PgPolicyResource = Resource<PgPolicySpec, PgPolicyStatus>;

@@ -122,7 +122,7 @@ test('failover: --query lists replicas from status, a bad target is refused, a s
 });
 
 test('data operations without a backend answer "not implemented yet" and exit non-zero', async ({ env }) => {
-  for (const args of [['upgrade', 'hippo', '--no-prompt'], ['load', 'hippo'], ['apply', 'p1', '-s', 'env=dev'], ['scaledown', 'hippo', '--target', 'hippo-abcd', '--keep-data', '--no-prompt']]) {
+  for (const args of [['upgrade', 'hippo', '--no-prompt'], ['load', 'hippo'], ['scaledown', 'hippo', '--target', 'hippo-abcd', '--keep-data', '--no-prompt']]) {
     const r = await pgo(env, ...args);
     assert.is(r.code, 3, `${args.join(' ')}: ${r.code} ${r.stdout} ${r.stderr}`);
     assert.match(r.stderr, /not implemented yet/);
@@ -151,7 +151,7 @@ test('pgo backup records a pgbackup, queues a second one behind it and refuses o
   assert.match(del.stderr, /must be a pgBackRest backup label/);
 });
 
-test('pgouser, pgorole and policy management; show user hides passwords unless asked and allowed', async ({ env }) => {
+test('pgouser, pgorole and policy management (apply --dry-run, an applied policy skipped); show user hides passwords unless asked and allowed', async ({ h, env }) => {
   assert.is((await pgo(env, 'create', 'pgorole', 'viewer', '--permissions', 'ShowCluster,ShowUser,Version')).code, 0);
   const cu = await pgo(env, 'create', 'pgouser', 'bob', '--pgouser-password', 'bob-password-1', '--pgouser-roles', 'viewer', '--pgouser-namespaces', 'team-a');
   assert.is(cu.code, 0, cu.stderr);
@@ -178,6 +178,25 @@ test('pgouser, pgorole and policy management; show user hides passwords unless a
   writeFileSync(join(env.HOME!, 'p.sql'), 'create table if not exists audit_log (id int);\n');
   assert.is((await pgo(env, 'create', 'policy', 'p1', '--in-file', join(env.HOME!, 'p.sql'))).code, 0);
   assert.match((await pgo(env, 'show', 'policy', 'p1')).stdout, /create table if not exists audit_log/);
+  // apply: the clusters by selector (runs are on real clusters in tests/cluster/pgo.test.ts); a dry run runs nothing.
+  const dry = await pgo(env, 'apply', 'p1', '-s', 'env=dev', '--dry-run');
+  assert.is(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, /policy p1 would run on:\nCLUSTER +STATUS +TASK +MESSAGE\nhippo +would apply/);
+  const tasks = await new CustomResources<PgTaskResource>(h.cp.kubeconfig, 'pgtasks').list('team-a');
+  assert.not.ok(tasks.some((t) => t.spec.type === 'apply-policy'), 'a dry run creates no task');
+  await new CustomResources<PgClusterResource>(h.cp.kubeconfig, 'pgclusters').mutate('team-a', 'hippo', (c) => {
+    c.metadata.labels = { ...c.metadata.labels, p1: 'pgpolicy' };
+  });
+  const again = await pgo(env, 'apply', 'p1', '-s', 'env=dev', '-o', 'json');
+  assert.equal((JSON.parse(again.stdout) as { results: { cluster: string; status: string }[] }).results.map((r) => [r.cluster, r.status]), [['hippo', 'skipped']]);
+  assert.match((await pgo(env, 'apply', 'p1', '-s', 'env=dev')).stdout, /applied to hippo already \(label p1=pgpolicy\); remove the label to run it again/);
+  const noPolicy = await pgo(env, 'apply', 'nosuch', '-s', 'env=dev');
+  assert.is(noPolicy.code, 1);
+  assert.match(noPolicy.stderr, /pgpolicy team-a\/nosuch does not exist: create it first/);
+  const noClusters = await pgo(env, 'apply', 'p1');
+  assert.is(noClusters.code, 1);
+  assert.match(noClusters.stderr, /a selector \(-s env=prod\) or cluster names/);
+  assert.match((await pgo(env, 'apply', 'p1', '-s', 'env=nothing')).stderr, /no cluster in namespace team-a matches the selector env=nothing/);
   assert.is((await pgo(env, 'delete', 'policy', 'p1', '--no-prompt')).code, 0);
   assert.match((await pgo(env, 'show', 'policy')).stdout, /no policies/);
 });

@@ -117,8 +117,8 @@ test('test and df reach every instance over SQL', async (ctx) => {
 
 type UserRow = { username: string; status: string; error?: string; secret?: string; password?: string; expires?: string };
 const userJson = (r: Run) => (JSON.parse(r.stdout) as { users: UserRow[] }[])[0]!.users;
-const primaryIP = async (ctx: Ctx) => {
-  const pods = await ctx.core.listNamespacedPod({ namespace: ctx.ns, labelSelector: 'pg-operator.dev/cluster=hippo,pg-operator.dev/role=primary' });
+const primaryIP = async (ctx: Ctx, cluster = 'hippo') => {
+  const pods = await ctx.core.listNamespacedPod({ namespace: ctx.ns, labelSelector: `pg-operator.dev/cluster=${cluster},pg-operator.dev/role=primary` });
   return { ip: pods.items[0]!.status!.podIP!, pod: pods.items[0]!.metadata!.name! };
 };
 /** Logs in as `user` with `password` over TCP to the primary (as an application would): current_user, or why not. */
@@ -252,8 +252,8 @@ test('label and update', async (ctx) => {
 });
 
 /** A query on the primary as the superuser. */
-const onPrimary = async (ctx: Ctx, sql: string) => {
-  const c = new pg.Client({ host: (await primaryIP(ctx)).ip, port: 5432, user: 'postgres', password: await secretPassword(ctx, 'hippo-postgres-secret'), database: 'postgres', connectionTimeoutMillis: 5000 });
+const onPrimary = async (ctx: Ctx, sql: string, cluster = 'hippo', database = 'postgres') => {
+  const c = new pg.Client({ host: (await primaryIP(ctx, cluster)).ip, port: 5432, user: 'postgres', password: await secretPassword(ctx, `${cluster}-postgres-secret`), database, connectionTimeoutMillis: 5000 });
   await c.connect();
   try {
     return (await c.query<{ v: string }>(sql)).rows[0]!.v;
@@ -280,6 +280,53 @@ test('a reloadable parameter takes effect without a restart; reload, status, sho
   assert.is(d.code, 0, d.stderr);
   const l = JSON.parse((await pgo(ctx.env, 'show', 'cluster', '-s', 'env=e2e', '-o', 'json')).stdout) as { clusters: Shown[] };
   assert.equal(l.clusters, []);
+});
+
+type ApplyRow = { cluster: string; status: string; task?: string; message?: string; sqlstate?: string };
+const applyRows = (r: Run) => (JSON.parse(r.stdout) as { results: ApplyRow[] }).results.sort((a, b) => a.cluster.localeCompare(b.cluster));
+const hasTable = async (ctx: Ctx, cluster: string, table: string) => (await onPrimary(ctx, `select (to_regclass('public.${table}') is not null)::text as v`, cluster, 'userdb')) === 'true';
+
+test('policies: spec.policies run once on a new cluster; apply -s runs on two, one fails with its SQLSTATE and rolls back, an applied one is skipped', async (ctx) => {
+  writeFileSync(join(ctx.dir, 'p2.sql'), 'create table from_spec (id int);\n');
+  assert.is((await pgo(ctx.env, 'create', 'policy', 'p2', '--in-file', join(ctx.dir, 'p2.sql'))).code, 0);
+  const z = await pgo(ctx.env, 'create', 'cluster', 'zebra', '--replica-count', '0', '--policies', 'p2');
+  assert.is(z.code, 0, z.stderr);
+  await ready(ctx.env, 'zebra', 1);
+  const labelled = await waitFor('p2 recorded on zebra', async () => {
+    const c = await show(ctx.env, 'zebra');
+    return c?.labels.p2 === 'pgpolicy' ? c : undefined;
+  }, 120_000, 1000);
+  assert.ok(labelled);
+  assert.ok(await hasTable(ctx, 'zebra', 'from_spec'), 'spec.policies ran on the new cluster');
+  const wf = await pgo(ctx.env, 'show', 'workflow', 'zebra-policy-p2');
+  assert.match(wf.stdout, /task zebra-policy-p2 \(apply-policy of zebra\): Succeeded - policy p2 on zebra: applied/);
+
+  // p1 needs a table only hippo has: it applies there and fails on zebra, which keeps nothing of it.
+  await onPrimary(ctx, 'create table needs_this (id int); insert into needs_this values (7)', 'hippo', 'userdb');
+  writeFileSync(join(ctx.dir, 'p1.sql'), 'create table audit_log (id int);\ninsert into audit_log select id from needs_this;\n');
+  assert.is((await pgo(ctx.env, 'create', 'policy', 'p1', '--in-file', join(ctx.dir, 'p1.sql'))).code, 0);
+  assert.is((await pgo(ctx.env, 'label', 'hippo', 'zebra', '--label', 'tier=pol')).code, 0);
+  const dry = await pgo(ctx.env, 'apply', 'p1', '-s', 'tier=pol', '--dry-run', '-o', 'json');
+  assert.equal(applyRows(dry).map((r) => [r.cluster, r.status]), [['hippo', 'would apply'], ['zebra', 'would apply']]);
+  const run = await pgo(ctx.env, 'apply', 'p1', '-s', 'tier=pol', '-o', 'json');
+  assert.is(run.code, 1, 'a failed cluster makes pgo apply exit non-zero');
+  const [hippo, zebra] = applyRows(run);
+  assert.is(hippo!.status, 'applied', JSON.stringify(hippo));
+  assert.is(zebra!.status, 'failed', JSON.stringify(zebra));
+  assert.is(zebra!.sqlstate, '42P01');
+  assert.match(zebra!.message!, /SQLSTATE 42P01: relation "needs_this" does not exist/);
+  assert.is(await onPrimary(ctx, 'select string_agg(id::text, \',\') as v from audit_log', 'hippo', 'userdb'), '7');
+  assert.not.ok(await hasTable(ctx, 'zebra', 'audit_log'), 'the failed policy left nothing behind');
+  const shown = await show(ctx.env, 'hippo');
+  assert.is(shown!.labels.p1, 'pgpolicy');
+  assert.is((await show(ctx.env, 'zebra'))!.labels.p1, undefined, 'a failed policy is not recorded');
+  const policy = JSON.parse((await pgo(ctx.env, 'show', 'policy', 'p1', '-o', 'json')).stdout) as { appliedTo?: string[] };
+  assert.equal(policy.appliedTo, ['hippo']);
+  const again = await pgo(ctx.env, 'apply', 'p1', '-s', 'tier=pol', '-o', 'json');
+  assert.equal(applyRows(again).map((r) => [r.cluster, r.status]), [['hippo', 'skipped'], ['zebra', 'failed']]);
+  assert.is(await onPrimary(ctx, 'select count(*)::text as v from audit_log', 'hippo', 'userdb'), '1', 'not run twice');
+  const d = await pgo(ctx.env, 'delete', 'cluster', 'zebra', '--no-prompt');
+  assert.is(d.code, 0, d.stderr);
 });
 
 test('delete cluster', async (ctx) => {

@@ -1,16 +1,14 @@
 /** What route handlers get: Kubernetes clients, the access store, the request's user and validated input. */
 import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type KubeConfig } from '@kubernetes/client-node';
-import type { PgClusterResource, PgReplicaResource, PgTaskResource, Resource } from '../../crd/types.ts';
+import type { PgClusterResource, PgPolicyResource, PgReplicaResource, PgTaskResource } from '../../crd/types.ts';
 import { GROUP, VERSION, type ResourcePlural } from '../../crd/resources.ts';
-import type { PgPolicySpec } from '../../crd/pgpolicy.ts';
 import { CustomResources, describeError, httpStatus } from '../../k8s/custom.ts';
 import { ApiError } from '../errors.ts';
 import type { AccessStore } from '../auth/store.ts';
 import type { Principal } from '../permissions.ts';
 import type { RouteId } from '../routes.ts';
 
-/** A pgpolicy. */
-export type PgPolicyResource = Resource<PgPolicySpec, { appliedTo?: string[]; message?: string }>;
+export type { PgPolicyResource };
 
 /** Shared clients. */
 export class Deps {
@@ -49,6 +47,21 @@ export class Deps {
   /** Reads a pgcluster or answers 404. */
   async cluster(namespace: string, name: string): Promise<PgClusterResource> {
     return orNotFound(this.clusters.get(namespace, name), `cluster ${namespace}/${name}`);
+  }
+}
+
+/** Polls the pgtasks `names` until each has ended or `untilMs` (epoch ms) passed; returns them as last read. */
+export async function awaitTasks(deps: Deps, namespace: string, names: string[], untilMs: number): Promise<Map<string, PgTaskResource>> {
+  const seen = new Map<string, PgTaskResource>();
+  for (;;) {
+    for (const name of names) {
+      const t = seen.get(name);
+      if (t?.status?.phase === 'Succeeded' || t?.status?.phase === 'Failed') continue;
+      seen.set(name, await deps.tasks.get(namespace, name));
+    }
+    const open = [...seen.values()].some((t) => t.status?.phase !== 'Succeeded' && t.status?.phase !== 'Failed');
+    if (!open || Date.now() >= untilMs) return seen;
+    await new Promise((r) => setTimeout(r, 250));
   }
 }
 

@@ -16,7 +16,7 @@ import { PASSWORD_LENGTH } from '../../crd/user.ts';
 import { ApiError } from '../errors.ts';
 import { hasPermission } from '../permissions.ts';
 import type * as s from '../schemas.ts';
-import type { Deps, HandlerTable } from './deps.ts';
+import { awaitTasks, type Deps, type HandlerTable } from './deps.ts';
 
 type UserResult = z.infer<typeof s.userResult>;
 type ResultUser = UserResult['users'][number];
@@ -68,13 +68,7 @@ async function runChange(deps: Deps, c: PgClusterResource, change: UserChange, p
     spec: { type: 'user-update', clusterName: cluster, user: { ...change, ...(passwordSecret ? { passwordSecret } : {}) } },
   } as PgTaskResource;
   await deps.tasks.createIfAbsent(task);
-  const end = Date.now() + WAIT_MS;
-  let t = task;
-  while (Date.now() < end) {
-    t = await deps.tasks.get(namespace, name);
-    if (t.status?.phase === 'Succeeded' || t.status?.phase === 'Failed') break;
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  const t = (await awaitTasks(deps, namespace, [name], Date.now() + WAIT_MS)).get(name)!;
   const phase = t.status?.phase;
   const base = { username: change.username, task: name, ...(change.validUntil ? { expires: change.validUntil === 'infinity' ? 'never' : change.validUntil } : {}) };
   if (phase === 'Failed') return { ...base, status: 'error', error: t.status?.message ?? 'failed' };
