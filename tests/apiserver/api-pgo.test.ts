@@ -194,7 +194,7 @@ test('pgouser, pgorole and policy management (apply --dry-run, an applied policy
   assert.is(noPolicy.code, 1);
   assert.match(noPolicy.stderr, /pgpolicy team-a\/nosuch does not exist: create it first/);
   const noClusters = await pgo(env, 'apply', 'p1');
-  assert.is(noClusters.code, 1);
+  assert.is(noClusters.code, 2, 'a usage error');
   assert.match(noClusters.stderr, /a selector \(-s env=prod\) or cluster names/);
   assert.match((await pgo(env, 'apply', 'p1', '-s', 'env=nothing')).stderr, /no cluster in namespace team-a matches the selector env=nothing/);
   assert.is((await pgo(env, 'delete', 'policy', 'p1', '--no-prompt')).code, 0);
