@@ -13,6 +13,7 @@ import { describeError, httpStatus, type CustomResources } from '../k8s/custom.t
 import type { EventRecorder } from '../k8s/events.ts';
 import { dumpRestoreMachine } from '../machines/dump-restore.ts';
 import { dumpVolumeJob, jobResult } from './pgdump.ts';
+import { MachineTaskActor } from './task-actors.ts';
 
 /** pg_restore options a user may pass (the rest could write files or run as someone else). */
 const RESTORE_DUMP_OPTIONS = /^--(clean|if-exists|no-owner|no-privileges|no-comments|data-only|schema-only|no-tablespaces|disable-triggers|(schema|exclude-schema|table)=[A-Za-z0-9_.]{1,128})$/;
@@ -67,14 +68,14 @@ export interface DumpRestoreDeps {
 }
 
 /** The actor of one pg_dump restore task. */
-export class DumpRestoreActor {
-  private readonly actor: Actor<typeof dumpRestoreMachine>;
-  private readonly abort = new AbortController();
+export class DumpRestoreActor extends MachineTaskActor<typeof dumpRestoreMachine> {
+  protected readonly actor: Actor<typeof dumpRestoreMachine>;
 
   constructor(
     private readonly task: PgTaskResource,
     private readonly deps: DumpRestoreDeps,
   ) {
+    super();
     const key = `${task.metadata.namespace}/${task.metadata.name}`;
     const machine = dumpRestoreMachine.provide({
       actors: {
@@ -84,22 +85,6 @@ export class DumpRestoreActor {
     });
     this.actor = createActor(machine, { input: { job: task.status?.phase === 'Running' ? dumpRestoreJobName(task) : undefined } });
     this.actor.subscribe((s) => void this.report(String(s.value), s.context).catch((err: unknown) => deps.log(`${key}: ${describeError(err)}`)));
-  }
-
-  /** Starts (or resumes) the restore. */
-  run(): void {
-    this.actor.start();
-  }
-
-  /** Stops watching (the Job goes on; the next operator finds it). */
-  stop(): void {
-    this.abort.abort(new Error('stopped'));
-    this.actor.stop();
-  }
-
-  /** True once the machine ended. */
-  get done(): boolean {
-    return this.actor.getSnapshot().status === 'done';
   }
 
   private cluster(): PgClusterResource {

@@ -17,6 +17,7 @@ import { PolicyRefused, policyMachine } from '../machines/policy.ts';
 import { dropConnection, superuserConfig } from '../pg/instance.ts';
 import { PolicyFailed, runPolicy, transactionStatus } from '../pg/policies.ts';
 import { secretValue } from './user.ts';
+import { MachineTaskActor, endedStatus } from './task-actors.ts';
 
 /** What a policy run needs. */
 export interface PolicyDeps {
@@ -33,10 +34,9 @@ export interface PolicyDeps {
 export const isApplied = (cluster: PgClusterResource, policy: string) => cluster.metadata.labels?.[policy] === POLICY_LABEL_VALUE;
 
 /** The actor of one apply-policy task. */
-export class PolicyActor {
-  private readonly actor: Actor<typeof policyMachine>;
+export class PolicyActor extends MachineTaskActor<typeof policyMachine> {
+  protected readonly actor: Actor<typeof policyMachine>;
   private readonly core: CoreV1Api;
-  private readonly abort = new AbortController();
   private readonly policyName: string | undefined;
   private policy?: PgPolicyResource;
   /** The transaction the SQL runs (or ran) in. */
@@ -47,6 +47,7 @@ export class PolicyActor {
     private readonly task: PgTaskResource,
     private readonly deps: PolicyDeps,
   ) {
+    super();
     this.core = deps.kc.makeApiClient(CoreV1Api);
     this.policyName = task.spec.policy?.name;
     this.xid = task.status?.policy?.xid;
@@ -59,25 +60,6 @@ export class PolicyActor {
     this.actor.subscribe((s) => {
       if (s.status === 'done') void this.finish(s.value === 'succeeded', s.context.error).catch((err: unknown) => deps.log(`${key}: ${describeError(err)}`));
     });
-  }
-
-  run(): void {
-    this.actor.start();
-  }
-
-  stop(): void {
-    this.abort.abort(new Error('stopped'));
-    this.actor.stop();
-  }
-
-  get done(): boolean {
-    return this.actor.getSnapshot().status === 'done';
-  }
-
-  /** Runs one effect unless the actor was stopped (task or cluster deleted, Lease lost): the next operator resumes it. */
-  private unlessStopped<T>(signal: AbortSignal, effect: () => Promise<T>): Promise<T> {
-    const stopped = AbortSignal.any([signal, this.abort.signal]);
-    return stopped.aborted ? Promise.reject(stopped.reason as Error) : effect();
   }
 
   private get namespace() {
@@ -202,11 +184,7 @@ export class PolicyActor {
     const what = `policy ${this.policyName ?? '?'} on ${this.task.spec.clusterName}`;
     const message = ok ? `${what}: applied` : `${what} failed: ${error}`;
     await this.deps.tasks.updateStatus(this.namespace, this.task.metadata.name, (t) => ({
-      ...t.status,
-      phase: ok ? 'Succeeded' : 'Failed',
-      message,
-      startTime: t.status?.startTime ?? new Date().toISOString(),
-      completionTime: new Date().toISOString(),
+      ...endedStatus(t.status, ok, message),
       policy: { ...t.status?.policy, ...(ok ? { step: 'done' as const } : {}), ...(this.sqlstate ? { sqlstate: this.sqlstate } : {}) },
     }));
     const cluster = this.deps.cluster(this.namespace, this.task.spec.clusterName);

@@ -1,4 +1,5 @@
 /** The actors of one type of pgtask (user changes, policy runs): one per task that has not ended. */
+import type { Actor, AnyStateMachine } from 'xstate';
 import type { PgTaskResource } from '../crd/types.ts';
 import type { PgTaskSpec } from '../crd/pgtask.ts';
 
@@ -7,6 +8,44 @@ export interface TaskActor {
   run(): void;
   stop(): void;
   readonly done: boolean;
+}
+
+/** A TaskActor driven by one state machine, whose effects stop once the actor is stopped. */
+export abstract class MachineTaskActor<M extends AnyStateMachine> implements TaskActor {
+  protected abstract readonly actor: Actor<M>;
+  /** Aborted by stop(): the task or its cluster was deleted, or the Lease lost. */
+  protected readonly abort = new AbortController();
+
+  /** Starts (or resumes, from the task's status) the machine. */
+  run(): void {
+    this.actor.start();
+  }
+
+  /** Stops the machine where it is; the next operator resumes it from the task's status. */
+  stop(): void {
+    this.abort.abort(new Error('stopped'));
+    this.actor.stop();
+  }
+
+  /** True once the machine ended. */
+  get done(): boolean {
+    return (this.actor.getSnapshot() as { status: string }).status === 'done';
+  }
+
+  /**
+   * Runs one effect unless the actor was stopped: each effect is short and safe to run again, so a stopped
+   * task is left where it is for the next operator to resume.
+   */
+  protected unlessStopped<T>(signal: AbortSignal, effect: () => Promise<T>): Promise<T> {
+    const stopped = AbortSignal.any([signal, this.abort.signal]);
+    return stopped.aborted ? Promise.reject(stopped.reason as Error) : effect();
+  }
+}
+
+/** A pgtask's status once it ended: Succeeded or Failed with `message`, its start and completion times. */
+export function endedStatus(status: PgTaskResource['status'], ok: boolean, message: string): NonNullable<PgTaskResource['status']> {
+  const now = new Date().toISOString();
+  return { ...status, phase: ok ? 'Succeeded' : 'Failed', message, startTime: status?.startTime ?? now, completionTime: now };
 }
 
 const keyOf = (t: PgTaskResource) => `${t.metadata.namespace}/${t.metadata.name}`;

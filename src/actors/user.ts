@@ -19,6 +19,7 @@ import { userMachine } from '../machines/user.ts';
 import { withInstance } from '../pg/instance.ts';
 import { generatePassword, passwordVerifier } from '../pg/password.ts';
 import { applyUserChange } from '../pg/users.ts';
+import { MachineTaskActor, endedStatus } from './task-actors.ts';
 
 /** What a user change needs. */
 export interface UserDeps {
@@ -44,10 +45,9 @@ export async function secretValue(core: CoreV1Api, namespace: string, name: stri
 }
 
 /** The actor of one user-update task. */
-export class UserActor {
-  private readonly actor: Actor<typeof userMachine>;
+export class UserActor extends MachineTaskActor<typeof userMachine> {
+  protected readonly actor: Actor<typeof userMachine>;
   private readonly core: CoreV1Api;
-  private readonly abort = new AbortController();
   private readonly change: UserChange | undefined;
   private password?: string;
 
@@ -55,6 +55,7 @@ export class UserActor {
     private readonly task: PgTaskResource,
     private readonly deps: UserDeps,
   ) {
+    super();
     this.core = deps.kc.makeApiClient(CoreV1Api);
     this.change = task.spec.user;
     const key = `${task.metadata.namespace}/${task.metadata.name}`;
@@ -71,28 +72,6 @@ export class UserActor {
     this.actor.subscribe((s) => {
       if (s.status === 'done') void this.finish(s.value === 'succeeded', s.context.error).catch((err: unknown) => deps.log(`${key}: ${describeError(err)}`));
     });
-  }
-
-  run(): void {
-    this.actor.start();
-  }
-
-  stop(): void {
-    this.abort.abort(new Error('stopped'));
-    this.actor.stop();
-  }
-
-  get done(): boolean {
-    return this.actor.getSnapshot().status === 'done';
-  }
-
-  /**
-   * Runs one effect unless the actor was stopped (its cluster or task deleted, the Lease lost): each effect is
-   * short and safe to run again, so a stopped change is left where it is for the next operator to resume.
-   */
-  private unlessStopped<T>(signal: AbortSignal, effect: () => Promise<T>): Promise<T> {
-    const stopped = AbortSignal.any([signal, this.abort.signal]);
-    return stopped.aborted ? Promise.reject(stopped.reason as Error) : effect();
   }
 
   private cluster(): PgClusterResource {
@@ -213,11 +192,7 @@ export class UserActor {
     const what = change ? `${change.action} user ${change.username}` : 'user change';
     const message = ok ? `${what}: done` : `${what} failed: ${error}`;
     await this.deps.tasks.updateStatus(this.namespace, this.task.metadata.name, (t) => ({
-      ...t.status,
-      phase: ok ? 'Succeeded' : 'Failed',
-      message,
-      startTime: t.status?.startTime ?? new Date().toISOString(),
-      completionTime: new Date().toISOString(),
+      ...endedStatus(t.status, ok, message),
       ...(ok ? { user: { ...t.status?.user, step: 'done' as const } } : {}),
     }));
     const cluster = this.deps.cluster(this.namespace, this.task.spec.clusterName);
