@@ -33,15 +33,6 @@ export const SHARED_CALL_MAX_MS = 10_000;
 /** A call did not answer within its timeout (the server may be frozen or cut off). */
 export class NoAnswer extends Error {}
 
-/**
- * Runs `fail` once the I/O already received has been read: a timer that fires late (the operator's own
- * event loop was held up, by load or a long task) runs before the answer waiting in the socket, and
- * would take a server that answered in time for one that did not.
- */
-export function afterPendingIo(fail: () => void): void {
-  setImmediate(fail);
-}
-
 /** One connection per address, opened on first use. */
 export class Connections {
   private readonly open = new Map<string, Entry>();
@@ -70,7 +61,7 @@ export class Connections {
     const entry = this.open.get(key) ?? this.connect(key, endpoint, timeoutMs);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => afterPendingIo(() => reject(new NoAnswer(`${key} did not answer within ${timeoutMs} ms`))), timeoutMs);
+      timer = setTimeout(() => reject(new NoAnswer(`${key} did not answer within ${timeoutMs} ms`)), timeoutMs);
     });
     entry.pending++;
     entry.pendingSince ??= Date.now();
@@ -137,7 +128,7 @@ export function acceptsConnections(host: string, port: number, timeoutMs: number
       socket.destroy();
       resolve(ok);
     };
-    const timer = setTimeout(() => afterPendingIo(() => done(false)), timeoutMs);
+    const timer = setTimeout(() => done(false), timeoutMs);
     socket.once('connect', () => done(true));
     socket.once('error', () => done(false));
   });
