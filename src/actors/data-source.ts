@@ -8,7 +8,7 @@
  * the source's settings are used for the restore and its archive-get only.
  */
 import { CoreV1Api, type KubeConfig, type V1Pod, type V1Secret } from '@kubernetes/client-node';
-import { PATHS, STANZA, certificateHosts, commonNames } from '../backrest/objects.ts';
+import { PATHS, certificateHosts, commonNames, restoreCommandOption } from '../backrest/objects.ts';
 import { signCertificate } from '../backrest/pki.ts';
 import { planRestore, RestoreRefused } from '../backrest/restore-plan.ts';
 import { ownerRef } from '../cluster/builders.ts';
@@ -73,7 +73,7 @@ export async function prepareDataSource(deps: DataSourceDeps, cluster: PgCluster
       throw err;
     }
     // Recovery fetches WAL from the source; pgBackRest would otherwise write its own (default) settings.
-    const args = [...plan.args, `--recovery-option=restore_command=pgbackrest --config=${SOURCE_CONFIG} --stanza=${STANZA} archive-get %f "%p"`];
+    const args = [...plan.args, restoreCommandOption(SOURCE_CONFIG)];
     cluster = (await deps.clusters.updateStatus(namespace, name, (c) => ({ ...c.status, dataSource: c.status?.dataSource ?? { args, set: plan.set, plan: plan.description } }))) ?? cluster;
   }
   await ensureSourceSecret(core, cluster, source.clusterName);

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { backrestError, shortBackrestError } from '../backrest/info.ts';
-import { STANZA } from '../backrest/objects.ts';
+import { STANZA, restoreCommandOption } from '../backrest/objects.ts';
 import { planRestore, RestoreRefused } from '../backrest/restore-plan.ts';
 import { LABEL, clusterLabels, initialReplicaName } from '../cluster/names.ts';
 import { clusterInstances } from '../cluster/plan.ts';
@@ -163,7 +163,7 @@ export class RestoreActor {
     const stanza = await readInfo(this.deps.kc, cluster.metadata.namespace, repoHost);
     // A plan the repository cannot satisfy throws RestoreRefused: the machine fails without retrying.
     const plan = planRestore(spec, { stanza, repos: repoKinds(b).map((k) => REPO_NUMBER[k]), now: new Date() });
-    return { instance: restoreInstanceName(this.task), set: plan.set, args: plan.args, description: plan.description };
+    return { instance: restoreInstanceName(this.task), set: plan.set, args: [...plan.args, restoreCommandOption()], description: plan.description };
   }
 
   /** Gets the primary's current WAL segment archived (best effort: a lost primary is the usual reason to restore). */

@@ -22,6 +22,18 @@ export const TLS_PORT = 8432;
 /** The stanza name (v4's). */
 export const STANZA = 'db';
 
+/**
+ * The restore_command of a restore (a `pgbackrest restore` option): a synchronous archive-get (the
+ * asynchronous one answers "no such file" when it runs out of time) through pgo-restore-get, which turns a
+ * repository that does not answer into a stopped recovery instead of an early end of it (PostgreSQL takes a
+ * failed fetch for the end of the archive and promotes: the writes after it would be missing).
+ * `config`: another cluster's settings (spec.dataSource); `pgPath`: the data directory (archive-get checks it
+ * is the one it runs in).
+ */
+export function restoreCommandOption(config?: string, pgPath: string = PATHS.pgdata): string {
+  return `--recovery-option=restore_command=pgo-restore-get pgbackrest${config ? ` --config=${config}` : ''} --stanza=${STANZA} --pg1-path=${pgPath} --no-archive-async archive-get %f "%p"`;
+}
+
 /** Paths inside the containers. */
 export const PATHS = {
   config: '/etc/pgo-backrest/config/pgbackrest.conf',

@@ -247,6 +247,8 @@ test('restore into a new cluster from a deleted cluster kept with --keep-backups
     return c?.status?.phase === 'Ready' && c.status.readyInstances === 2 ? c : undefined;
   }, 600_000, 2000);
   assert.is(restored.status?.dataSource?.restored, true);
+  // WAL came through pgo-restore-get: a fetch that failed for any reason but a missing file stopped recovery, not ended it.
+  assert.ok(restored.status?.dataSource?.args?.some((x) => x.includes('restore_command=pgo-restore-get pgbackrest ')), JSON.stringify(restored.status?.dataSource?.args));
   const got = await sql(ctx, restored.status!.currentPrimary!, "select id || '|' || at from t order by id");
   assert.equal(got.split('\n').filter(Boolean), last, 'every row of the deleted cluster');
   // Its own first backup, in its own repository host; the kept one is not written to.

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { restoreCommandOption } from '../../src/backrest/objects.ts';
 import { withInstance, type Endpoint } from '../../src/pg/instance.ts';
 import { freePort } from '../harness/net.ts';
 import { PASSWORD, startPrimary, type PgServer } from '../harness/pg.ts';
@@ -34,6 +35,7 @@ const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }))
 const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }));
 const REPO = 'pgbackrest'; // repo1-path inside the bucket
 const segment = /^[0-9A-F]{24}$/;
+const RESTORE_GET = join(import.meta.dirname, '../../images/postgres/pgo-restore-get.sh');
 
 /** A directory the postgres user owns. */
 function postgresDir(path: string): string {
@@ -221,6 +223,43 @@ test('a revoked key: check and archive-push fail with an auth error; re-enabled,
   assert.equal((await info(ctx)).backup.map((b) => b.label), [ctx.full]);
   // SIGHUP reloads the identity file in milliseconds; a restart would take seconds.
   assert.ok(revokeMs < 10_000 && restoreMs < 10_000, `setKeyEnabled took ${revokeMs} ms and ${restoreMs} ms`);
+});
+
+test("a restore's restore_command (pgo-restore-get): a repository that does not answer stops recovery instead of ending it; once it answers, every row is replayed", async (ctx) => {
+  const dir = postgresDir(mkdtempSync(join(tmpdir(), 'pgo-pg-restore-get-')));
+  const data = postgresDir(join(dir, 'data'));
+  const port = await freePort();
+  // The postmaster's environment reaches its restore_command: two attempts, so the outage is given up on in 2 s.
+  const pgCtl = (args: string[]) => run('runuser', ['-u', 'postgres', '--', join(BIN, 'pg_ctl'), '-D', data, ...args], { env: { ...process.env, PGO_RESTORE_GET_ATTEMPTS: '2' } });
+  try {
+    await backrest(ctx, ['restore', `--pg1-path=${data}`, '--archive-mode=off', restoreCommandOption(ctx.conf, data)]);
+    const autoConf = join(data, 'postgresql.auto.conf');
+    const auto = readFileSync(autoConf, 'utf8');
+    assert.match(auto, /restore_command = 'pgo-restore-get pgbackrest --config=\S+ --stanza=db --pg1-path=\S+ --no-archive-async archive-get %f "%p"'/);
+    // The image installs the script as /usr/local/bin/pgo-restore-get; here it runs from the source tree.
+    writeFileSync(autoConf, auto.replace("'pgo-restore-get ", `'${RESTORE_GET} `));
+    appendFileSync(join(data, 'postgresql.conf'), `port = ${port}\nunix_socket_directories = '${dir}'\n`);
+    // The key revoked: every fetch fails with 403 (pgbackrest exits with an error code, not 1).
+    await ctx.s3.setKeyEnabled(false);
+    const failed = await pgCtl(['-l', join(dir, 'log'), '-w', '-t', '60', 'start']).then(() => 'started', (err: Error) => err.message);
+    const log = readFileSync(join(dir, 'log'), 'utf8');
+    assert.is.not(failed, 'started', 'recovery must not end while the repository does not answer');
+    assert.match(log, /HTTP request failed with 403/);
+    assert.match(log, /pgo-restore-get: the repository did not answer for [0-9A-F]{8,24}/);
+    assert.not.match(log, /database system is ready to accept connections/);
+    assert.not.match(log, /selected new timeline ID/);
+    await ctx.s3.setKeyEnabled(true);
+    await pgCtl(['-l', join(dir, 'log'), '-w', '-t', '120', 'start']).catch((err: Error) => assert.unreachable(`${err.message}\n${readFileSync(join(dir, 'log'), 'utf8').slice(-3000)}`));
+    const restored: Endpoint = { host: '127.0.0.1', port, password: PASSWORD };
+    await waitFor('the restored server to finish recovery', async () => (await one<{ r: boolean }>(restored, 'select pg_is_in_recovery() as r')).r === false, 60_000, 200);
+    const n = await one<{ n: number }>(restored, 'select count(*)::int as n from t');
+    const source = await one<{ n: number }>(ctx.pg.endpoint, 'select count(*)::int as n from t');
+    assert.is(n.n, source.n, 'every row the archive has (3100: 1000 in the full backup, the rest in WAL)');
+  } finally {
+    await ctx.s3.setKeyEnabled(true);
+    await pgCtl(['-m', 'immediate', '-w', 'stop']).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();
