@@ -6,6 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Supervisor } from './actors/supervisor.ts';
 import { ensureBootstrapAdmin } from './api/bootstrap.ts';
@@ -42,10 +43,15 @@ const supervisor = new Supervisor(kc, log, (key, state) => {
 });
 await supervisor.start();
 
-// One line a minute on resource use, to spot growth per cluster.
+// One line a minute on resource use, to spot growth per cluster, and how late the event loop ran (a loop held
+// up for seconds delays every probe and timer: bench/soak reads this).
+const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+loopDelay.enable();
 setInterval(() => {
   const m = process.memoryUsage();
-  log(`memory: rss ${(m.rss / 2 ** 20).toFixed(0)} MiB, heap ${(m.heapUsed / 2 ** 20).toFixed(0)} MiB, external ${(m.external / 2 ** 20).toFixed(0)} MiB, ${supervisor.size} cluster actor(s)`);
+  const ms = (ns: number) => (ns / 1e6).toFixed(0);
+  log(`memory: rss ${(m.rss / 2 ** 20).toFixed(0)} MiB, heap ${(m.heapUsed / 2 ** 20).toFixed(0)} MiB, external ${(m.external / 2 ** 20).toFixed(0)} MiB, ${supervisor.size} cluster actor(s); event loop delay p99 ${ms(loopDelay.percentile(99))} ms, max ${ms(loopDelay.max)} ms`);
+  loopDelay.reset();
 }, Number(process.env.PGO_MEMORY_LOG_MS ?? 60_000)).unref();
 
 let stopping = false;

@@ -1,8 +1,9 @@
 /**
  * Long-lived superuser connections, at most one per instance address: the observation and the primary's
  * health probe reuse them instead of opening a connection per look (a new connection costs a fork on the
- * server and a TLS-free handshake here, every second, for every instance). A call that fails or does not
- * answer within its timeout closes that connection; the next call opens a new one.
+ * server and a TLS-free handshake here, every second, for every instance). A call that fails closes that
+ * connection, and so does one that does not answer within its timeout once the connection has had a call
+ * waiting for STALLED_KEEP_MS; the next call opens a new one.
  */
 import { connect } from 'node:net';
 import pg from 'pg';
@@ -13,13 +14,33 @@ interface Entry {
   connected: Promise<void>;
   /** The connection was established: queries on it may reach the server (see lastAsked). */
   up: boolean;
+  /** Calls on it not settled yet, and since when the oldest of them waits. */
+  pending: number;
+  pendingSince?: number;
 }
+
+/**
+ * A call that ran out of time on an established connection leaves it open for this long: a server that
+ * stalled (frozen, starved of CPU) answers on it when it comes back, where a new connection (a fork and
+ * an authentication on a loaded server) may take longer than a probe's timeout again and again. A
+ * connection whose oldest call waits longer is closed, and the next call opens a new one.
+ */
+export const STALLED_KEEP_MS = 5000;
 
 /** Calls allowed longer than this get a connection of their own (see Connections.run). */
 export const SHARED_CALL_MAX_MS = 10_000;
 
 /** A call did not answer within its timeout (the server may be frozen or cut off). */
 export class NoAnswer extends Error {}
+
+/**
+ * Runs `fail` once the I/O already received has been read: a timer that fires late (the operator's own
+ * event loop was held up, by load or a long task) runs before the answer waiting in the socket, and
+ * would take a server that answered in time for one that did not.
+ */
+export function afterPendingIo(fail: () => void): void {
+  setImmediate(fail);
+}
 
 /** One connection per address, opened on first use. */
 export class Connections {
@@ -49,15 +70,23 @@ export class Connections {
     const entry = this.open.get(key) ?? this.connect(key, endpoint, timeoutMs);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new NoAnswer(`${key} did not answer within ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(() => afterPendingIo(() => reject(new NoAnswer(`${key} did not answer within ${timeoutMs} ms`))), timeoutMs);
     });
+    entry.pending++;
+    entry.pendingSince ??= Date.now();
+    const call = entry.connected.then(() => (noteAsked(endpoint.host), work(entry.client)));
+    call.then(settled, settled);
+    function settled() {
+      if (--entry.pending === 0) entry.pendingSince = undefined;
+    }
     try {
-      const result = await Promise.race([entry.connected.then(() => (noteAsked(endpoint.host), work(entry.client))), timeout]);
+      const result = await Promise.race([call, timeout]);
       this.answered.set(key, true);
       return result;
     } catch (err) {
       this.answered.set(key, false);
-      this.close(key, entry);
+      const stalled = err instanceof NoAnswer && entry.up && Date.now() - (entry.pendingSince ?? 0) < STALLED_KEEP_MS;
+      if (!stalled) this.close(key, entry);
       throw err;
     } finally {
       clearTimeout(timer);
@@ -80,7 +109,7 @@ export class Connections {
 
   private connect(key: string, endpoint: Endpoint, timeoutMs: number): Entry {
     const client = new pg.Client({ ...superuserConfig(endpoint, timeoutMs), keepAlive: true });
-    const entry: Entry = { client, connected: client.connect().then(() => void (entry.up = true)), up: false };
+    const entry: Entry = { client, connected: client.connect().then(() => void (entry.up = true)), up: false, pending: 0 };
     // A dropped connection surfaces through the next call; forget it now so that call opens a new one.
     client.on('error', () => this.close(key, entry));
     client.on('end', () => this.close(key, entry));
@@ -108,7 +137,7 @@ export function acceptsConnections(host: string, port: number, timeoutMs: number
       socket.destroy();
       resolve(ok);
     };
-    const timer = setTimeout(() => done(false), timeoutMs);
+    const timer = setTimeout(() => afterPendingIo(() => done(false)), timeoutMs);
     socket.once('connect', () => done(true));
     socket.once('error', () => done(false));
   });

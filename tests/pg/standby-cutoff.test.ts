@@ -1,6 +1,6 @@
 /**
  * The failover's data-plane steps against real PostgreSQL 15 in synchronous mode: the operator's long-lived
- * connections (reused, and given up on a frozen server within their timeout), a standby cut off its primary
+ * connections (reused, kept through a short stall, replaced after a long one), a standby cut off its primary
  * (its WAL receiver stops, so it no longer acknowledges the primary's synchronous commits), then pointed at
  * a primary's address (it streams again and the waiting commit is acknowledged), then given the image's
  * upstream back.
@@ -12,7 +12,7 @@ import pg from 'pg';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { lsnValue } from '../../src/cluster/failover.ts';
-import { Connections, NoAnswer, SHARED_CALL_MAX_MS } from '../../src/pg/connections.ts';
+import { Connections, NoAnswer, SHARED_CALL_MAX_MS, STALLED_KEEP_MS } from '../../src/pg/connections.ts';
 import { attachStandby, detachStandby, instanceState, resetRestoreCommand, resetUpstream, withInstance } from '../../src/pg/instance.ts';
 import { PASSWORD, startPrimary, startStandby, type PgServer } from '../harness/pg.ts';
 import { waitFor } from '../harness/wait.ts';
@@ -64,7 +64,7 @@ test('a long call (a promote, a checkpoint) has a connection of its own: short p
   assert.is.not(done.pid, shared, 'the long call ran on another backend');
 });
 
-test('a frozen server: the call fails within its timeout, the address is marked as not answering, and a new connection is opened once it thaws', async (ctx) => {
+test('a frozen server: the call fails within its timeout and the address is marked as not answering; a short stall keeps the connection (it answers on it once thawed), a long one gets a new one', async (ctx) => {
   const backend = await ctx.connections.run(ctx.standby.endpoint, pid, 2000);
   process.kill(backend, 'SIGSTOP');
   try {
@@ -76,8 +76,37 @@ test('a frozen server: the call fails within its timeout, the address is marked 
   } finally {
     process.kill(backend, 'SIGCONT');
   }
-  const again = await ctx.connections.run(ctx.standby.endpoint, pid, 2000);
-  assert.is.not(again, backend, 'a new backend');
+  const thawed = await ctx.connections.run(ctx.standby.endpoint, pid, 2000);
+  assert.is(thawed, backend, 'the same backend answers once thawed: no new connection to open on a loaded server');
+
+  // Only this backend is stopped: a new connection gets another one, which answers.
+  process.kill(backend, 'SIGSTOP');
+  try {
+    const started = Date.now();
+    let answered: number | undefined;
+    while (answered === undefined && Date.now() - started < STALLED_KEEP_MS + 3000) {
+      const r = await ctx.connections.run(ctx.standby.endpoint, pid, 500).catch((e: unknown) => e);
+      if (typeof r === 'number') {
+        assert.is.not(r, backend, 'a new backend');
+        answered = Date.now() - started;
+      } else assert.instance(r, NoAnswer);
+    }
+    assert.ok(answered !== undefined && answered >= STALLED_KEEP_MS - 500, `replaced after ${answered} ms: not before the connection stalled ${STALLED_KEEP_MS} ms`);
+  } finally {
+    process.kill(backend, 'SIGCONT');
+  }
+});
+
+test("a timeout that fires late (the operator's event loop was held up) does not beat an answer already received", async (ctx) => {
+  const holdLoop = (ms: number) => {
+    const end = Date.now() + ms;
+    while (Date.now() < end);
+  };
+  // The answer comes after ~50 ms; the loop is held from 10 ms to 400 ms (in its check phase), so both the
+  // answer and the 200 ms timeout are waiting when it turns again, and timers run before the socket is read.
+  const answer = ctx.connections.run(ctx.primary.endpoint, (c) => c.query('select pg_sleep(0.05)').then(() => 'answered'), 200);
+  setTimeout(() => setImmediate(() => holdLoop(390)), 10);
+  assert.is(await answer.catch((e: unknown) => String(e)), 'answered');
 });
 
 test('cut off: the WAL receiver stops, its received position no longer moves and a synchronous commit is not acknowledged', async (ctx) => {
