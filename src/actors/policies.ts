@@ -3,11 +3,9 @@
  * Ready, each listed policy it has not had yet gets one task `<cluster>-policy-<policy>` (whoever created the
  * cluster: pgo or kubectl). A task of spec.policies that failed is not made again (delete it to retry).
  */
-import { LABEL } from '../cluster/names.ts';
-import { API_VERSION } from '../crd/resources.ts';
-import type { PgClusterResource, PgTaskResource } from '../crd/types.ts';
+import type { PgClusterResource } from '../crd/types.ts';
 import { describeError } from '../k8s/custom.ts';
-import { PolicyActor, isApplied, type PolicyDeps } from './policy.ts';
+import { PolicyActor, isApplied, policyTask, type PolicyDeps } from './policy.ts';
 import { TaskActors } from './task-actors.ts';
 
 /** Name of the task that applies `policy` of a cluster's spec.policies. */
@@ -31,13 +29,7 @@ export class Policies extends TaskActors<PolicyActor> {
       const key = `${namespace}/${task}`;
       if (isApplied(cluster, policy) || cluster.status.policies?.some((p) => p.name === policy) || this.asked.has(key)) continue;
       this.asked.add(key);
-      const body = {
-        apiVersion: API_VERSION,
-        kind: 'PGTask',
-        metadata: { name: task, namespace, labels: { [LABEL.cluster]: name } },
-        spec: { type: 'apply-policy', clusterName: name, policy: { name: policy } },
-      } as PgTaskResource;
-      this.deps.tasks.createIfAbsent(body).catch((err: unknown) => {
+      this.deps.tasks.createIfAbsent(policyTask(namespace, name, policy, task)).catch((err: unknown) => {
         this.asked.delete(key);
         this.deps.log(`${namespace}/${name}: asking for policy ${policy}: ${describeError(err)}`);
       });

@@ -8,8 +8,9 @@
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import pg from 'pg';
 import { createActor, fromPromise, type Actor } from 'xstate';
-import { clusterNames } from '../cluster/names.ts';
+import { LABEL, clusterNames } from '../cluster/names.ts';
 import { POLICY_LABEL_VALUE, POLICY_MESSAGES, type PolicyApplyStatus } from '../crd/policy.ts';
+import { API_VERSION } from '../crd/resources.ts';
 import type { PgClusterResource, PgPolicyResource, PgTaskResource } from '../crd/types.ts';
 import { describeError, httpStatus, type CustomResources } from '../k8s/custom.ts';
 import type { EventRecorder } from '../k8s/events.ts';
@@ -32,6 +33,14 @@ export interface PolicyDeps {
 
 /** Whether `policy` is recorded as applied to `cluster`. */
 export const isApplied = (cluster: PgClusterResource, policy: string) => cluster.metadata.labels?.[policy] === POLICY_LABEL_VALUE;
+
+/** The apply-policy pgtask `name` that runs `policy` on `cluster` (from `pgo apply` and from spec.policies). */
+export const policyTask = (namespace: string, cluster: string, policy: string, name: string): PgTaskResource => ({
+  apiVersion: API_VERSION,
+  kind: 'PGTask',
+  metadata: { name, namespace, labels: { [LABEL.cluster]: cluster } },
+  spec: { type: 'apply-policy', clusterName: cluster, policy: { name: policy } },
+});
 
 /** The actor of one apply-policy task. */
 export class PolicyActor extends MachineTaskActor<typeof policyMachine> {

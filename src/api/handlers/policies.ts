@@ -4,8 +4,8 @@
  * cluster's result reported on its own (one failing does not stop the others).
  */
 import type { z } from 'zod';
-import { isApplied } from '../../actors/policy.ts';
-import { LABEL, randomReplicaName } from '../../cluster/names.ts';
+import { isApplied, policyTask } from '../../actors/policy.ts';
+import { randomReplicaName } from '../../cluster/names.ts';
 import { POLICY_MESSAGES } from '../../crd/policy.ts';
 import { API_VERSION } from '../../crd/resources.ts';
 import type { PgClusterResource } from '../../crd/types.ts';
@@ -49,16 +49,11 @@ export const policyHandlers: HandlerTable = {
       : await deps.list<PgClusterResource>('pgclusters', namespace, b.selector);
     if (!clusters.length) throw new ApiError(404, `no cluster in namespace ${namespace} matches the selector ${b.selector}`, ['body.selector']);
     const fresh = clusters.filter((c) => !isApplied(c, policy));
-    const skipped: ApplyResult[] = clusters.filter((c) => isApplied(c, policy)).map((c) => ({ cluster: c.metadata.name, status: 'skipped', message: POLICY_MESSAGES.applied(policy, c.metadata.name) }));
+    const skipped: ApplyResult[] = clusters.filter((c) => !fresh.includes(c)).map((c) => ({ cluster: c.metadata.name, status: 'skipped', message: POLICY_MESSAGES.applied(policy, c.metadata.name) }));
     if (b.dryRun) return { body: { policy, dryRun: true, results: [...fresh.map((c) => ({ cluster: c.metadata.name, status: 'would apply' as const })), ...skipped] } };
     const tasks = fresh.map((c) => ({ cluster: c.metadata.name, task: `${c.metadata.name}-policy-${policy}-${randomReplicaName('x').slice(2)}` }));
     for (const { cluster, task } of tasks) {
-      await deps.tasks.createIfAbsent({
-        apiVersion: API_VERSION,
-        kind: 'PGTask',
-        metadata: { name: task, namespace, labels: { [LABEL.cluster]: cluster } },
-        spec: { type: 'apply-policy', clusterName: cluster, policy: { name: policy } },
-      });
+      await deps.tasks.createIfAbsent(policyTask(namespace, cluster, policy, task));
     }
     const done = await awaitTasks(deps, namespace, tasks.map((t) => t.task), Date.now() + WAIT_MS);
     const results: ApplyResult[] = tasks.map(({ cluster, task }) => {
