@@ -80,14 +80,18 @@ export class PrimaryProbe {
    * A full observation started at `at` saw the primary: returns it with primaryHealthyAt and
    * primaryUnhealthySince set. While the latest probe found the primary unhealthy, the observation does not
    * overrule it (it reads over the old connection and does not try a new one): the primary stays unhealthy
-   * in it until a probe succeeds.
+   * in it until a probe succeeds. Failures count only while the primary is probed (the cluster monitored).
    */
   observed(o: Observation, at: number): Observation {
     if (this.doubt) return this.markedDown(o);
     if (primaryHealthy(o, o.primary)) {
       this.healthy = { primary: o.primary, at };
       this.unhealthy = undefined;
-    } else this.failedAt(o.primary, at);
+    } else if (this.host.primary() === o.primary) this.failedAt(o.primary, at);
+    // Not monitoring (an apply rolling the pods, a failover): an unhealthy primary then is no failure of it,
+    // and must not count towards the failover delay once monitoring starts (bench/soak: an apply that rolled
+    // the primary was followed by a failover 0.1 s into monitoring).
+    else this.unhealthy = undefined;
     return { ...o, primaryHealthyAt: this.healthyAt(o.primary), primaryUnhealthySince: this.unhealthySince(o.primary) };
   }
 

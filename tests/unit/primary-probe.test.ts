@@ -80,6 +80,18 @@ test('a primary refusing new connections while its old ones answer is unhealthy'
   }
 });
 
+test('an unhealthy primary seen while not monitoring (an apply rolling it) does not count towards the failover delay', () => {
+  const { p, world } = probe();
+  const down: Observation = { ...healthy, instances: [{ ...healthy.instances[0]!, ready: false, pg: undefined }, healthy.instances[1]!] };
+  world.probing = false;
+  assert.is(p.observed(down, Date.now() - 20_000).primaryUnhealthySince, undefined, 'during the apply');
+  world.probing = true;
+  const at = Date.now();
+  assert.is(p.observed(down, at).primaryUnhealthySince, at, 'counted from the first failed check while monitoring');
+  world.probing = false;
+  assert.is(p.observed(down, at + 1000).primaryUnhealthySince, undefined, 'and forgotten when monitoring stops');
+});
+
 test('once probing stops (a restore from a data source, a failover), an earlier doubt no longer overrules the observations', async () => {
   const { p, world } = probe();
   world.answers = false;
