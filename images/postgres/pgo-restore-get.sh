@@ -6,8 +6,8 @@
 # data. pgbackrest archive-get (synchronous: the asynchronous one also answers 1 when it runs out of time)
 # exits 1 only when the file is not in the archive. Any other failure is tried again (PGO_RESTORE_GET_ATTEMPTS
 # times, 5: about 20 s), then ends recovery with an error (exit 255, which PostgreSQL treats as fatal): the
-# container ends, and the restore fails with pgBackRest's error from its log (an in-place restore leaves the
-# cluster on its data; a new cluster's first instance starts again and recovery goes on from where it was).
+# container ends with pgBackRest's error in its log (an in-place restore reads it from there and fails,
+# leaving the cluster on its data).
 set -uo pipefail
 attempts=${PGO_RESTORE_GET_ATTEMPTS:-5}
 for ((attempt = 1; attempt <= attempts; attempt++)); do

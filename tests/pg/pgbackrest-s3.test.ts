@@ -4,7 +4,7 @@
  * a restore that replays WAL from S3 into a new server, and a revoked access key failing with an auth error.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { appendFileSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -236,8 +236,12 @@ test("a restore's restore_command (pgo-restore-get): a repository that does not 
     const autoConf = join(data, 'postgresql.auto.conf');
     const auto = readFileSync(autoConf, 'utf8');
     assert.match(auto, /restore_command = 'pgo-restore-get pgbackrest --config=\S+ --stanza=db --pg1-path=\S+ --no-archive-async archive-get %f "%p"'/);
-    // The image installs the script as /usr/local/bin/pgo-restore-get; here it runs from the source tree.
-    writeFileSync(autoConf, auto.replace("'pgo-restore-get ", `'${RESTORE_GET} `));
+    // The image installs the script as /usr/local/bin/pgo-restore-get; here a copy in the server's own directory
+    // (the postgres user may not reach the source tree).
+    const script = join(dir, 'pgo-restore-get');
+    copyFileSync(RESTORE_GET, script);
+    chmodSync(script, 0o755);
+    writeFileSync(autoConf, auto.replace("'pgo-restore-get ", `'${script} `));
     appendFileSync(join(data, 'postgresql.conf'), `port = ${port}\nunix_socket_directories = '${dir}'\n`);
     // The key revoked: every fetch fails with 403 (pgbackrest exits with an error code, not 1).
     await ctx.s3.setKeyEnabled(false);
