@@ -83,7 +83,7 @@ export class DumpRestoreActor extends MachineTaskActor<typeof dumpRestoreMachine
         watch: fromPromise(({ input, signal }: { input: { job: string }; signal: AbortSignal }) => this.watch(input.job, AbortSignal.any([signal, this.abort.signal]))),
       },
     });
-    this.actor = createActor(machine, { input: { job: task.status?.phase === 'Running' ? dumpRestoreJobName(task) : undefined } });
+    this.actor = createActor(machine);
     this.actor.subscribe((s) => void this.report(String(s.value), s.context).catch((err: unknown) => deps.log(`${key}: ${describeError(err)}`)));
   }
 
@@ -116,12 +116,12 @@ export class DumpRestoreActor extends MachineTaskActor<typeof dumpRestoreMachine
     return /file=(\S+)/.exec(message)?.[1] ?? 'the dump';
   }
 
-  private async report(state: string, context: { file?: string; error?: string }): Promise<void> {
+  private async report(state: string, context: { result?: string; error?: string }): Promise<void> {
     const phase = state === 'succeeded' ? 'Succeeded' : state === 'failed' ? 'Failed' : 'Running';
     const dump = this.task.spec.restore!.pgdump!;
     const db = dump.database ?? this.deps.cluster(this.task.metadata.namespace, this.task.spec.clusterName)?.spec.database;
     const message =
-      phase === 'Succeeded' ? `restored ${context.file} into database ${db} (one transaction)`
+      phase === 'Succeeded' ? `restored ${context.result} into database ${db} (one transaction)`
       : phase === 'Failed' ? `pg_dump restore failed: ${context.error}; nothing of the dump was applied`
       : `restoring a pg_dump from ${dump.pvcName} into database ${db}`;
     const { namespace, name } = this.task.metadata;

@@ -49,13 +49,13 @@ export function dumpJob(cluster: PgClusterResource, backup: PgBackupResource, vo
 }
 
 /**
- * A one-pod Job of the cluster's image, as the superuser (PGPASSWORD from its Secret), with a dump volume at
- * /pgdump (read-only when asked), never retried. Its container reports through its termination message, or
+ * A one-pod Job of the cluster's image, as the superuser (PGPASSWORD from its Secret), with a volume at
+ * /pgdump or `mountPath` (read-only when asked), never retried. Its container reports through its termination message, or
  * the end of its log when it fails (pg_dump's or pg_restore's own error).
  */
 export function dumpVolumeJob(
   cluster: PgClusterResource,
-  o: { name: string; owner: V1OwnerReference; container: string; command: string[]; env: V1EnvVar[]; volume: string; readOnly?: boolean },
+  o: { name: string; owner: V1OwnerReference; container: string; command: string[]; env: V1EnvVar[]; volume: string; mountPath?: string; readOnly?: boolean },
 ): V1Job {
   const names = clusterNames(cluster.metadata.name);
   const labels = clusterLabels(cluster.metadata.name, cluster.spec.userLabels);
@@ -80,7 +80,7 @@ export function dumpVolumeJob(
             terminationMessagePolicy: 'FallbackToLogsOnError',
             command: o.command,
             env: [{ name: 'PGPASSWORD', valueFrom: { secretKeyRef: { name: names.superuserSecret, key: 'password' } } }, ...o.env],
-            volumeMounts: [{ name: 'pgdump', mountPath: '/pgdump', ...readOnly }],
+            volumeMounts: [{ name: 'pgdump', mountPath: o.mountPath ?? '/pgdump', ...readOnly }],
           }],
           volumes: [{ name: 'pgdump', persistentVolumeClaim: { claimName: o.volume, ...readOnly } }],
         },

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { clusterName } from './limits.ts';
 import { workStatus } from './common.ts';
 import { restoreSpec, restoreStatus } from './restore.ts';
+import { loadSpec, loadStatus } from './load.ts';
 import { policyApply, policyApplyStatus } from './policy.ts';
 import { userChange, userChangeStatus } from './user.ts';
 
@@ -32,6 +33,7 @@ export const pgTaskSpec = z.strictObject({
   restore: restoreSpec.optional().describe('restore: what to restore to (type restore)'),
   user: userChange.optional().describe('user-update: the change to a PostgreSQL user'),
   policy: policyApply.optional().describe('apply-policy: the pgpolicy to run on the cluster'),
+  load: loadSpec.optional().describe('load: the file to load and where'),
 });
 
 /** Observed state of a pgtask. */
@@ -39,6 +41,7 @@ export const pgTaskStatus = workStatus.extend({
   restore: restoreStatus.optional().describe('restore: its steps and progress'),
   user: userChangeStatus.optional().describe('user-update: how far the change got'),
   policy: policyApplyStatus.optional().describe('apply-policy: how far it got'),
+  load: loadStatus.optional().describe('load: rows loaded, or the line refused'),
 });
 
 export type PgTaskSpec = z.output<typeof pgTaskSpec>;
