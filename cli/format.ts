@@ -122,6 +122,12 @@ export function formatPolicyApply(r: z.infer<typeof s.policyApplyResult>): strin
   return `${r.dryRun ? `policy ${r.policy} would run on:\n` : ''}${table(['CLUSTER', 'STATUS', 'TASK', 'MESSAGE'], rows)}`;
 }
 
+/** `pgo load`: one line per cluster. */
+export function formatLoad(r: z.infer<typeof s.loadResult>): string {
+  const rows = r.results.map((x) => [x.cluster, x.status, x.rows === undefined ? '' : String(x.rows), x.line === undefined ? '' : String(x.line), x.task, x.message ?? '']);
+  return table(['CLUSTER', 'STATUS', 'ROWS', 'LINE', 'TASK', 'MESSAGE'], rows);
+}
+
 /** `pgo show policy`. */
 export function formatPolicy(p: z.infer<typeof s.policyInfo>): string {
   return `policy : ${p.name}${p.database ? ` (database ${p.database})` : ''}\n${p.sql.split('\n').map((l) => `\t${l}`).join('\n')}`;

@@ -1,9 +1,12 @@
-/** Data operations wired to the API: restore (in restores.ts), load, apply, upgrade. Load and upgrade have no backend yet; the API answers 501 and pgo exits non-zero. */
+/** Data operations wired to the API: restore (in restores.ts), load, apply, upgrade. Upgrade has no backend yet; the API answers 501 and pgo exits non-zero. */
 import { readFileSync } from 'node:fs';
 import type { Sade } from 'sade';
+import { parse as parseYaml } from 'yaml';
 import { ROUTE } from '../../src/api/routes.ts';
+import { loadConfigFields, type LoadSpec } from '../../src/crd/load.ts';
 import { call } from '../client.ts';
-import { formatPolicyApply, formatTask } from '../format.ts';
+import { formatLoad, formatPolicyApply, formatTask } from '../format.ts';
+import { CliError } from '../config.ts';
 import { action, config, confirm, print, str, type Opts } from '../run.ts';
 import { restoreCommands } from './restores.ts';
 
@@ -15,12 +18,16 @@ export function dataCommands(prog: Sade): void {
     const t = await call(config(opts), ROUTE.upgrade, { params: { name: cluster }, body: { image: str(opts, 'ccp-image'), ignoreValidation: opts['ignore-validation'] ? true : undefined } });
     print(opts, t, () => formatTask(t));
   }));
-  prog.command('load [cluster]', 'Load data into clusters').option('--load-config', 'YAML/JSON file').option('--policies')
+  prog.command('load [clusters]', 'Load a CSV or JSON Lines file from a volume into a table of each cluster (--selector, or cluster names)')
+    .option('--load-config', "YAML file: v4's keys (DbDatabase, DbUser, TableToLoad, FilePath, FileType, PVCName) or spec.load's")
+    .option('--policies', 'pgpolicies to apply first, comma-separated (e.g. one that creates the table)')
     .action(action(async (cluster: string | undefined, opts: Opts) => {
       const file = str(opts, 'load-config');
-      const loadConfig = file ? Object.fromEntries(readFileSync(file, 'utf8').split('\n').map((l) => l.split(/:\s*/)).filter((p) => p.length >= 2 && p[0]!.trim()).map((p) => [p[0]!.trim(), p.slice(1).join(':').trim()])) : undefined;
-      const r = await call(config(opts), ROUTE.load, { body: { clusters: cluster ? [cluster, ...opts._] : undefined, selector: str(opts, 'selector'), loadConfig, policies: str(opts, 'policies')?.split(',') } });
-      print(opts, r, () => r.message);
+      if (!file) throw new CliError('--load-config is required: a YAML file naming the volume, the file and the table (see pgo help load)', 2);
+      const load = { ...readLoadConfig(file), ...(str(opts, 'policies') ? { policies: str(opts, 'policies')!.split(',').filter(Boolean) } : {}) };
+      const r = await call(config(opts), ROUTE.load, { body: { clusters: cluster ? [cluster, ...opts._] : undefined, selector: str(opts, 'selector'), load: load as LoadSpec } });
+      print(opts, r, () => formatLoad(r));
+      if (r.results.some((x) => x.status !== 'loaded')) process.exitCode = 1;
     }));
   prog.command('apply <policy> [clusters]', 'Run a policy on clusters (--selector, or cluster names), once each').option('--dry-run', 'list the clusters it would run on').action(action(async (policy: string, cluster: string | undefined, opts: Opts) => {
     const clusters = cluster ? [cluster, ...opts._] : undefined;
@@ -28,4 +35,20 @@ export function dataCommands(prog: Sade): void {
     print(opts, r, () => formatPolicyApply(r));
     if (r.results.some((x) => x.status === 'failed' || x.status === 'running')) process.exitCode = 1;
   }));
+}
+
+/** The load settings of a YAML file, v4's keys mapped (the API checks the values). */
+function readLoadConfig(file: string): Record<string, unknown> {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new CliError(`--load-config ${file}: ${err instanceof Error ? err.message : String(err)}`, 2);
+  }
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new CliError(`--load-config ${file}: must be a YAML mapping of settings (e.g. TableToLoad: orders)`, 2);
+  try {
+    return loadConfigFields(doc as Record<string, unknown>);
+  } catch (err) {
+    throw new CliError(`--load-config ${file}: ${(err as Error).message}`, 2);
+  }
 }

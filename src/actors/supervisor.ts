@@ -13,6 +13,7 @@ import { ClusterActor } from './cluster-actor.ts';
 import { finalizeCluster } from './finalize.ts';
 import { Restores } from './restores.ts';
 import { Schedules } from './schedules.ts';
+import { LoadActor } from './load.ts';
 import { Policies } from './policies.ts';
 import { UserActor } from './user.ts';
 import { TaskActors } from './task-actors.ts';
@@ -35,6 +36,7 @@ export class Supervisor {
   private restores?: Restores;
   private users?: TaskActors<UserActor>;
   private policies?: Policies;
+  private loads?: TaskActors<LoadActor>;
   private readonly events: EventRecorder;
 
   constructor(
@@ -87,9 +89,10 @@ export class Supervisor {
     const userDeps = { kc: this.kc, tasks: this.taskApi, events: this.events, cluster, log: this.log };
     this.users = new TaskActors('user-update', (task) => new UserActor(task, userDeps));
     this.policies = new Policies({ ...userDeps, clusters: this.clusters, policies: new CustomResources<PgPolicyResource>(this.kc, 'pgpolicies') });
+    this.loads = new TaskActors('load', (task) => new LoadActor(task, userDeps));
     // Failover and switchover requests (pgtasks written by the API), once the actors exist.
     this.tasks = startInformer<PgTaskResource>(this.kc, '/apis/pg-operator.dev/v1/pgtasks', () => this.taskApi.listAll(),
-      { add: (t) => this.dispatch(t), update: (t) => this.dispatch(t), delete: (t) => { this.restores?.forget(t); this.users?.forget(t); this.policies?.forget(t); } }, { onError: onError('pgtask') });
+      { add: (t) => this.dispatch(t), update: (t) => this.dispatch(t), delete: (t) => { this.restores?.forget(t); this.users?.forget(t); this.policies?.forget(t); this.loads?.forget(t); } }, { onError: onError('pgtask') });
     this.informers.push(this.tasks);
     await this.tasks.synced;
     for (const c of clusters.list()) this.policies.offerCluster(c);
@@ -121,6 +124,7 @@ export class Supervisor {
     this.restores?.stop();
     this.users?.stop();
     this.policies?.stop();
+    this.loads?.stop();
     for (const actor of this.actors.values()) void actor.stop();
     this.actors.clear();
     for (const informer of this.informers) informer.stop();
@@ -153,6 +157,7 @@ export class Supervisor {
     if (task.spec.type === 'restore') return this.restores?.offer(task);
     if (task.spec.type === 'user-update') return this.users?.offer(task);
     if (task.spec.type === 'apply-policy') return this.policies?.offer(task);
+    if (task.spec.type === 'load') return this.loads?.offer(task);
     if (task.spec.type !== 'failover' && task.spec.type !== 'switchover') return;
     if (task.status?.phase) return;
     const fail = (err: unknown) => this.log(`pgtask ${task.metadata.name}: ${describeError(err)}`);

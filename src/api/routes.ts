@@ -99,7 +99,7 @@ export const ROUTES = [
   { id: 'restore', method: 'POST', path: `${cl}/restore`, permission: 'Restore', summary: 'restore from a pgBackRest backup: checked against the repository, recorded as a restore pgtask (dryRun: the plan only)', body: s.restoreBody, response: s.restoreResult },
   { id: 'restore.list', method: 'GET', path: `${cl}/restores`, permission: 'ShowBackup', summary: "the cluster's restore pgtasks, newest first, with their progress", response: s.restoreList },
   { id: 'upgrade', method: 'POST', path: `${cl}/upgrade`, permission: 'CreateUpgrade', summary: 'upgrade a cluster', body: s.upgradeBody, response: s.taskInfo, notImplemented: later('pgo upgrade') },
-  { id: 'load', method: 'POST', path: `${ns}/load`, permission: 'Load', summary: 'load data into clusters', body: s.loadBody, response: s.messageResult, notImplemented: later('pgo load') },
+  { id: 'load', method: 'POST', path: `${ns}/load`, permission: 'Load', summary: 'load a file into a table of each cluster (one load pgtask each)', body: s.loadBody, response: s.loadResult },
   { id: 'policy.create', method: 'POST', path: `${ns}/policies`, permission: 'CreatePolicy', summary: 'create a policy (SQL)', body: s.policyCreateBody, response: s.policyInfo },
   { id: 'policy.list', method: 'GET', path: `${ns}/policies`, permission: 'ShowPolicy', summary: 'list policies', response: s.policyList },
   { id: 'policy.get', method: 'GET', path: `${ns}/policies/{name}`, permission: 'ShowPolicy', summary: 'show a policy', response: s.policyInfo },

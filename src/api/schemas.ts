@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { affinityType, podAntiAffinityType, quantity, serviceType, storageSize } from '../crd/common.ts';
 import { clusterName, labelKey, labelValue, pgParameters, replicaCount, replicas, userLabels } from '../crd/limits.ts';
+import { loadSpec } from '../crd/load.ts';
 import { MAX_TARGET_LENGTH, restoreSpec, restoreStatus } from '../crd/restore.ts';
 import { MAX_VALID_DAYS, PASSWORD_LENGTH, PASSWORD_MAX, roleName } from '../crd/user.ts';
 import { ALL_PERMISSIONS, isPermission } from './permissions.ts';
@@ -203,13 +204,10 @@ export const restoreBody = z.strictObject({
 /** `pgo upgrade`. */
 export const upgradeBody = z.strictObject({ image: image.optional(), ignoreValidation: z.boolean().optional() });
 
-/** `pgo load`. */
-export const loadBody = z.strictObject({
-  clusters: z.array(name).max(100).optional(),
-  selector: selector.optional(),
-  loadConfig: z.record(z.string().max(100), z.string().max(1000)).optional(),
-  policies: z.array(name).max(50).optional(),
-});
+/** `pgo load`: what to load (spec.load of each task) and into which clusters. */
+export const loadBody = z
+  .strictObject({ selector: selector.optional(), clusters: z.array(name).min(1).max(100).optional(), load: loadSpec })
+  .refine((b) => (b.selector === undefined) !== (b.clusters === undefined), { message: 'give the clusters to load into: a selector (-s project=xray) or cluster names, not both' });
 
 /** `pgo create pgouser`. */
 export const pgouserCreateBody = z
@@ -405,6 +403,20 @@ export const pgoroleInfo = z.object({ name: z.string(), permissions: z.array(z.s
 /** A list of pgoroles. */
 export const pgoroleList = z.object({ pgoroles: z.array(pgoroleInfo) });
 /** What `pgo apply` did on each cluster (or, with dryRun, would do). */
+/** `pgo load`: one load task per cluster, as far as it got within the wait. */
+export const loadResult = z.object({
+  results: z.array(
+    z.object({
+      cluster: z.string(),
+      task: z.string(),
+      status: z.enum(['loaded', 'failed', 'running']),
+      rows: z.number().optional(),
+      line: z.number().optional(),
+      message: z.string().optional(),
+    }),
+  ),
+});
+
 export const policyApplyResult = z.object({
   policy: z.string(),
   dryRun: z.boolean().optional(),

@@ -21,6 +21,7 @@ import { dataHandlers } from './handlers/data.ts';
 import { userHandlers } from './handlers/users.ts';
 import { Deps, type HandlerTable } from './handlers/deps.ts';
 import { metaHandlers } from './handlers/meta.ts';
+import { loadHandlers } from './handlers/load.ts';
 import { policyHandlers } from './handlers/policies.ts';
 import { replicaHandlers } from './handlers/replicas.ts';
 import { restoreHandlers } from './handlers/restores.ts';
@@ -67,7 +68,7 @@ export interface ApiServer {
 }
 
 const noFields = z.strictObject({});
-const handlers: HandlerTable = { ...metaHandlers, ...accessHandlers, ...clusterHandlers, ...replicaHandlers, ...dataHandlers, ...userHandlers, ...backupHandlers, ...restoreHandlers, ...scheduleHandlers, ...policyHandlers };
+const handlers: HandlerTable = { ...metaHandlers, ...accessHandlers, ...clusterHandlers, ...replicaHandlers, ...dataHandlers, ...userHandlers, ...backupHandlers, ...restoreHandlers, ...scheduleHandlers, ...policyHandlers, ...loadHandlers };
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
