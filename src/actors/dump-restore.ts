@@ -4,7 +4,7 @@
  * and runs pg_restore against the primary Service in one transaction, so the database gets all of the dump
  * or none of it. The Job's termination message names the dump, or says why none was found.
  */
-import { BatchV1Api, CoreV1Api, type KubeConfig, type V1Job } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig, type V1Job } from '@kubernetes/client-node';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { ownerRef } from '../cluster/builders.ts';
 import { clusterNames } from '../cluster/names.ts';
@@ -12,7 +12,7 @@ import type { PgClusterResource, PgTaskResource } from '../crd/types.ts';
 import { describeError, httpStatus, type CustomResources } from '../k8s/custom.ts';
 import type { EventRecorder } from '../k8s/events.ts';
 import { dumpRestoreMachine } from '../machines/dump-restore.ts';
-import { dumpVolumeJob, jobResult } from './pgdump.ts';
+import { createJobOnce, dumpVolumeJob, jobResult } from './pgdump.ts';
 import { MachineTaskActor } from './task-actors.ts';
 
 /** pg_restore options a user may pass (the rest could write files or run as someone else). */
@@ -103,12 +103,7 @@ export class DumpRestoreActor extends MachineTaskActor<typeof dumpRestoreMachine
       throw httpStatus(err) === 404 ? new DumpRestoreRefused(`PersistentVolumeClaim ${dump.pvcName} does not exist: name the dump volume with --backup-pvc`) : err;
     });
     const job = dumpRestoreJob(cluster, this.task, options);
-    try {
-      await this.deps.kc.makeApiClient(BatchV1Api).createNamespacedJob({ namespace, body: job });
-    } catch (err) {
-      if (httpStatus(err) !== 409) throw new Error(`creating Job ${job.metadata!.name}: ${describeError(err)}`, { cause: err });
-    }
-    return job.metadata!.name!;
+    return createJobOnce(this.deps.kc, namespace, job);
   }
 
   private async watch(job: string, signal: AbortSignal): Promise<string> {

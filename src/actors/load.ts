@@ -5,7 +5,7 @@
  * in one transaction (src/pg/load.ts). The rows loaded, or PostgreSQL's error and the line of the file it
  * refused, go to the task's status.
  */
-import { BatchV1Api, CoreV1Api, type KubeConfig, type V1Job } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig, type V1Job } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { ownerRef } from '../cluster/builders.ts';
@@ -17,7 +17,7 @@ import { describeError, httpStatus, type CustomResources } from '../k8s/custom.t
 import type { EventRecorder } from '../k8s/events.ts';
 import { loadMachine } from '../machines/load.ts';
 import { LOAD_JOB_SCRIPT, LOAD_MOUNT, badJsonLineScript, loadOutcome, loadScript } from '../pg/load.ts';
-import { dumpVolumeJob, jobResult } from './pgdump.ts';
+import { createJobOnce, dumpVolumeJob, jobResult } from './pgdump.ts';
 import { policyTask } from './policy.ts';
 import { MachineTaskActor, endedStatus } from './task-actors.ts';
 
@@ -97,12 +97,7 @@ export class LoadActor extends MachineTaskActor<typeof loadMachine> {
     });
     for (const policy of spec.policies ?? []) await this.applyPolicy(policy, signal);
     const job = loadJob(this.cluster(), this.task, spec);
-    try {
-      await this.deps.kc.makeApiClient(BatchV1Api).createNamespacedJob({ namespace, body: job });
-    } catch (err) {
-      if (httpStatus(err) !== 409) throw new Error(`creating Job ${job.metadata!.name}: ${describeError(err)}`, { cause: err });
-    }
-    return job.metadata!.name!;
+    return createJobOnce(this.deps.kc, namespace, job);
   }
 
   /** Runs one policy on the cluster (its own apply-policy task) and waits for it; a policy applied already counts as done. */

@@ -89,6 +89,16 @@ export function dumpVolumeJob(
   };
 }
 
+/** Creates a task's Job, or finds it made already (an operator restarted after creating it); resolves to its name. */
+export async function createJobOnce(kc: KubeConfig, namespace: string, job: V1Job): Promise<string> {
+  try {
+    await kc.makeApiClient(BatchV1Api).createNamespacedJob({ namespace, body: job });
+  } catch (err) {
+    if (httpStatus(err) !== 409) throw new Error(`creating Job ${job.metadata!.name}: ${describeError(err)}`, { cause: err });
+  }
+  return job.metadata!.name!;
+}
+
 /** The dump volume, when it has to be created: the cluster's primary storage settings. */
 export function dumpVolume(cluster: PgClusterResource, name: string): V1PersistentVolumeClaim {
   const s = cluster.spec.storage.primary;

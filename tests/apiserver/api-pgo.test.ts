@@ -122,11 +122,39 @@ test('failover: --query lists replicas from status, a bad target is refused, a s
 });
 
 test('data operations without a backend answer "not implemented yet" and exit non-zero', async ({ env }) => {
-  for (const args of [['upgrade', 'hippo', '--no-prompt'], ['load', 'hippo'], ['scaledown', 'hippo', '--target', 'hippo-abcd', '--keep-data', '--no-prompt']]) {
+  for (const args of [['upgrade', 'hippo', '--no-prompt'], ['scaledown', 'hippo', '--target', 'hippo-abcd', '--keep-data', '--no-prompt']]) {
     const r = await pgo(env, ...args);
     assert.is(r.code, 3, `${args.join(' ')}: ${r.code} ${r.stdout} ${r.stderr}`);
     assert.match(r.stderr, /not implemented yet/);
   }
+});
+
+test('pgo load: the config file checked at pgo and at the API, then one load pgtask per cluster, with its result', async ({ h, env }) => {
+  const conf = (name: string, text: string) => {
+    writeFileSync(join(env.HOME!, name), text);
+    return join(env.HOME!, name);
+  };
+  const noConfig = await pgo(env, 'load', 'hippo');
+  assert.is(noConfig.code, 2);
+  assert.match(noConfig.stderr, /--load-config is required/);
+  const unknown = await pgo(env, 'load', 'hippo', '--load-config', conf('u.yaml', 'TableToLoad: orders\nColour: blue\n'));
+  assert.is(unknown.code, 2);
+  assert.match(unknown.stderr, /Colour is not a load setting: use DbDatabase, DbUser, TableToLoad, FilePath, FileType, PVCName/);
+  const badTable = await pgo(env, 'load', 'hippo', '--load-config', conf('t.yaml', "PVCName: data\nFilePath: /x.csv\nTableToLoad: \"orders; drop table x\"\n"));
+  assert.is.not(badTable.code, 0);
+  assert.match(badTable.stderr, /body\.load\.table: must be a table name/);
+  const badPath = await pgo(env, 'load', 'hippo', '--load-config', conf('p.yaml', 'PVCName: data\nFilePath: ../etc/passwd\nTableToLoad: orders\n'));
+  assert.match(badPath.stderr, /body\.load\.file: must be a path inside the volume/);
+  const tasks = new CustomResources<PgTaskResource>(h.cp.kubeconfig, 'pgtasks');
+  assert.not.ok((await tasks.list('team-a')).some((t) => t.spec.type === 'load'), 'nothing recorded for a refused config');
+  // No operator runs in this tier: the test plays its part and ends the task.
+  const finish = waitFor('the load pgtask', async () => (await tasks.list('team-a')).find((t) => t.spec.type === 'load'), 20_000, 200).then((t) =>
+    tasks.updateStatus('team-a', t.metadata.name, () => ({ phase: 'Succeeded', message: 'loaded 3 rows from x.csv (data) into orders (one transaction)', load: { rows: 3 } })).then(() => t));
+  const r = await pgo(env, 'load', 'hippo', '--load-config', conf('ok.yaml', 'PVCName: data\nFilePath: /x.csv\nTableToLoad: orders\nFileType: CSV\nDbPort: 5432\n'), '--policies', 'p1,p2');
+  const task = await finish;
+  assert.is(r.code, 0, r.stderr);
+  assert.equal(task.spec.load, { pvcName: 'data', file: 'x.csv', fileType: 'csv', table: 'orders', policies: ['p1', 'p2'] });
+  assert.match(r.stdout, /CLUSTER +STATUS +ROWS +LINE +TASK +MESSAGE\nhippo +loaded +3 +hippo-load-\w+ +loaded 3 rows/);
 });
 
 test('pgo backup records a pgbackup, queues a second one behind it and refuses options outside the whitelist', async ({ h, env }) => {
