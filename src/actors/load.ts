@@ -122,7 +122,10 @@ export class LoadActor extends MachineTaskActor<typeof loadMachine> {
   private async watch(job: string, signal: AbortSignal): Promise<string> {
     const message = await jobResult(this.deps.kc, this.task.metadata.namespace, job, 'the load', signal).catch((err: unknown) => describeError(err));
     const outcome = loadOutcome(message);
-    if ('error' in outcome) throw new LoadFailed(outcome.error, outcome.line);
+    if ('error' in outcome) {
+      const spec = this.spec;
+      throw new LoadFailed(outcome.error.startsWith('no such file ') ? LOAD_MESSAGES.noFile(spec.file, spec.pvcName) : outcome.error, outcome.line);
+    }
     return String(outcome.rows);
   }
 

@@ -19,6 +19,7 @@ import { loginAs } from '../harness/login.ts';
 import { freePort } from '../harness/net.ts';
 import { startOperator, type OperatorProcess } from '../harness/operator.ts';
 import { waitFor } from '../harness/wait.ts';
+import { fileWriterPod } from '../fixtures/pods.ts';
 
 // End to end through the real pgo process: the operator (with its API) runs against the local cluster,
 // real PostgreSQL pods answer pgo test / df, and pgo watch sees the actors' transitions.
@@ -327,6 +328,61 @@ test('policies: spec.policies run once on a new cluster; apply -s runs on two, o
   assert.is(await onPrimary(ctx, 'select count(*)::text as v from audit_log', 'hippo', 'userdb'), '1', 'not run twice');
   const d = await pgo(ctx.env, 'delete', 'cluster', 'zebra', '--no-prompt');
   assert.is(d.code, 0, d.stderr);
+});
+
+type LoadRow = { cluster: string; task: string; status: string; rows?: number; line?: number; message?: string };
+/** pgo load's row for hippo; a load pgo reported still running is followed to its end in its pgtask. */
+async function loadHippo(ctx: Ctx, ...args: string[]): Promise<{ run: Run; row: LoadRow }> {
+  const run = await pgo(ctx.env, 'load', ...args, '-o', 'json');
+  const row = (JSON.parse(run.stdout || '{"results":[]}') as { results: LoadRow[] }).results.find((r) => r.cluster === 'hippo');
+  assert.ok(row, `pgo load answered for hippo: ${run.stdout} ${run.stderr}`);
+  if (row.status !== 'running') return { run, row };
+  const tasks = new CustomResources<PgTaskResource>(ctx.kc, 'pgtasks');
+  const t = await waitFor(`pgtask ${row.task} ended`, async () => {
+    const task = await tasks.get(ctx.ns, row.task);
+    return task.status?.phase === 'Succeeded' || task.status?.phase === 'Failed' ? task : undefined;
+  }, 300_000, 1000);
+  return { run, row: { ...row, ...t.status?.load, status: t.status?.phase === 'Succeeded' ? 'loaded' : 'failed', message: t.status?.message } };
+}
+
+test('load: v4 load.yaml with --policies creating the table loads a CSV by selector; a bad row names its line and loads nothing; JSON Lines by key', async (ctx) => {
+  const rows = Array.from({ length: 1000 }, (_, i) => `${i + 1},"name, ${i + 1}"`).join('\n') + '\n';
+  const bad = '2001,a\n2002,b\nnot-a-number,c\n2004,d\n';
+  const json = '{"id": 3001, "name": "j1", "extra": true}\n{"name": "j2", "id": 3002}\n';
+  await ctx.core.createNamespacedPersistentVolumeClaim({ namespace: ctx.ns, body: { metadata: { name: 'loadfiles' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } } });
+  await ctx.core.createNamespacedPod({ namespace: ctx.ns, body: fileWriterPod('load-writer', 'loadfiles', { 'rows.csv': rows, 'bad.csv': bad, 'rows.json': json }) });
+  await waitFor('the files written', async () => ((await ctx.core.readNamespacedPod({ namespace: ctx.ns, name: 'load-writer' })).status?.phase === 'Succeeded' ? true : undefined), 120_000, 1000);
+  writeFileSync(join(ctx.dir, 'loadtable.sql'), 'create table loaded (id int primary key, name text not null);\n');
+  assert.is((await pgo(ctx.env, 'create', 'policy', 'loadtable', '--in-file', join(ctx.dir, 'loadtable.sql'))).code, 0);
+  const config = (file: string, type: string) => {
+    const path = join(ctx.dir, `load-${file}.yaml`);
+    writeFileSync(path, `PGOImagePrefix: crunchydata\nDbDatabase: userdb\nTableToLoad: loaded\nFilePath: /${file}\nFileType: ${type}\nPVCName: loadfiles\n`);
+    return path;
+  };
+
+  const csv = await loadHippo(ctx, '--load-config', config('rows.csv', 'CSV'), '-s', 'tier=pol', '--policies', 'loadtable');
+  assert.is(csv.row.status, 'loaded', JSON.stringify(csv.row));
+  assert.is(csv.row.rows, 1000);
+  assert.is(await onPrimary(ctx, "select count(*) || ' ' || max(name) as v from loaded where name like 'name, %'", 'hippo', 'userdb'), '1000 name, 999');
+  assert.is((await show(ctx.env, 'hippo'))!.labels.loadtable, 'pgpolicy', 'the policy of the load is recorded');
+
+  const refused = await loadHippo(ctx, 'hippo', '--load-config', config('bad.csv', 'csv'));
+  assert.is(refused.run.code, 1, 'a failed load makes pgo load exit non-zero');
+  assert.is(refused.row.status, 'failed', JSON.stringify(refused.row));
+  assert.is(refused.row.line, 3, JSON.stringify(refused.row));
+  assert.match(refused.row.message!, /invalid input syntax for type integer: "not-a-number"/);
+  assert.is(await onPrimary(ctx, 'select count(*)::text as v from loaded where id > 2000', 'hippo', 'userdb'), '0', 'nothing of the bad file was loaded');
+
+  const lines = await loadHippo(ctx, 'hippo', '--load-config', config('rows.json', 'json'));
+  assert.is(lines.row.status, 'loaded', JSON.stringify(lines.row));
+  assert.is(lines.row.rows, 2);
+  assert.is(await onPrimary(ctx, "select string_agg(id || '=' || name, ',' order by id) as v from loaded where id > 3000", 'hippo', 'userdb'), '3001=j1,3002=j2');
+
+  const missing = await loadHippo(ctx, 'hippo', '--load-config', config('absent.csv', 'csv'));
+  assert.is(missing.row.status, 'failed');
+  assert.match(missing.row.message!, /there is no file absent\.csv in PersistentVolumeClaim loadfiles/);
+  const wf = await pgo(ctx.env, 'show', 'workflow', csv.row.task);
+  assert.match(wf.stdout, /Succeeded - loaded 1000 rows from rows\.csv \(loadfiles\) into loaded/);
 });
 
 test('delete cluster', async (ctx) => {
