@@ -1,4 +1,4 @@
-/** Data operations wired to the API: restore (in restores.ts), load, apply, upgrade. Upgrade has no backend yet; the API answers 501 and pgo exits non-zero. */
+/** Data operations wired to the API: restore (in restores.ts), load, apply, upgrade. */
 import { readFileSync } from 'node:fs';
 import type { Sade } from 'sade';
 import { parse as parseYaml } from 'yaml';
@@ -7,17 +7,30 @@ import { loadConfigFields, type LoadSpec } from '../../src/crd/load.ts';
 import { call } from '../client.ts';
 import { formatLoad, formatPolicyApply, formatTask } from '../format.ts';
 import { CliError } from '../config.ts';
-import { action, config, confirm, print, str, type Opts } from '../run.ts';
+import { action, config, confirm, print, str, wantsJson, type Opts } from '../run.ts';
+import { followTask } from './tasks.ts';
 import { restoreCommands } from './restores.ts';
+
+/** How long `pgo upgrade` follows the upgrade (it goes on after pgo stops). */
+const UPGRADE_WAIT_SECONDS = 1800;
 
 /** Registers the data commands. */
 export function dataCommands(prog: Sade): void {
   restoreCommands(prog);
-  prog.command('upgrade <cluster>', 'Upgrade a cluster').option('--ccp-image').option('--ignore-validation').action(action(async (cluster: string, opts: Opts) => {
-    await confirm(opts, `upgrading ${cluster}`);
-    const t = await call(config(opts), ROUTE.upgrade, { params: { name: cluster }, body: { image: str(opts, 'ccp-image'), ignoreValidation: opts['ignore-validation'] ? true : undefined } });
-    print(opts, t, () => formatTask(t));
-  }));
+  prog.command('upgrade <cluster>', 'Minor upgrade: move every instance to another image (replicas first, one at a time, then a switchover, then the old primary)')
+    .option('--ccp-image-tag', 'the same image with another tag, e.g. 15.10-2')
+    .option('--ccp-image', 'another image (same PostgreSQL major version)')
+    .option('--ignore-validation', "accepted for v4's scripts; the new image is always checked first")
+    .option('--no-wait', 'print the pgupgrade and return; follow it with pgo show workflow NAME')
+    .action(action(async (cluster: string, opts: Opts) => {
+      await confirm(opts, `upgrading ${cluster} (one switchover)`);
+      const cfg = config(opts);
+      const t = await call(cfg, ROUTE.upgrade, { params: { name: cluster }, body: { image: str(opts, 'ccp-image'), ccpImageTag: str(opts, 'ccp-image-tag'), ignoreValidation: opts['ignore-validation'] ? true : undefined } });
+      if (!wantsJson(opts)) process.stdout.write(`created pgupgrade ${t.name}: ${cluster} to ${t.target}\n`);
+      if (opts.wait === false) return void (wantsJson(opts) && print(opts, t, () => ''));
+      const done = await followTask(cfg, opts, t.name, UPGRADE_WAIT_SECONDS);
+      if (wantsJson(opts)) print(opts, done, () => formatTask(done));
+    }));
   prog.command('load [clusters]', 'Load a CSV or JSON Lines file from a volume into a table of each cluster (--selector, or cluster names)')
     .option('--load-config', "YAML file: v4's keys (DbDatabase, DbUser, TableToLoad, FilePath, FileType, PVCName) or spec.load's")
     .option('--policies', 'pgpolicies to apply first, comma-separated (e.g. one that creates the table)')

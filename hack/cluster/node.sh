@@ -117,7 +117,7 @@ YAML
 import_images() {
   local node=$1 sock name
   sock=$(node_sock "$node")
-  for name in pause postgres operator patroni; do
+  for name in pause postgres postgres-next operator patroni; do
     [ -f "$IMAGES/$name.sum" ] || continue
     [ "$(cat "$CONTAINERD_CACHE/$node/imported-$name" 2>/dev/null)" = "$(cat "$IMAGES/$name.sum")" ] && continue
     ctr -a "$sock" -n k8s.io images import "$IMAGES/$name.tar" >/dev/null

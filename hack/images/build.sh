@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the project's images without a registry and writes each as a docker-archive to
-# $PGO_CACHE/images/<name>.tar: a debootstrap bookworm base, pause, postgres, patroni and operator.
+# $PGO_CACHE/images/<name>.tar: a debootstrap bookworm base, pause, postgres (and its second tag postgres-next),
+# patroni and operator.
 # An image is rebuilt only when its inputs changed. Prints the image directory on stdout.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -43,6 +44,9 @@ bud pause localhost/pg-operator/pause:3.10 "$work/pause"
 # PostgreSQL.
 mkdir -p "$work/postgres"; cp "$root/images/postgres/"*.sh "$root/images/postgres/Dockerfile" "$work/postgres/"
 bud postgres localhost/pg-operator/postgres:15 "$work/postgres" "${base_args[@]}" --build-arg "BASE_SUM=$(cat "$out/base.sum")"
+# Its second tag (minor upgrades): one more label, rebuilt whenever postgres is.
+mkdir -p "$work/postgres-next"; cp "$root/images/postgres-next/Dockerfile" "$work/postgres-next/"
+bud postgres-next localhost/pg-operator/postgres:15-next "$work/postgres-next" --build-arg "BASE_SUM=$(cat "$out/postgres.sum")"
 
 # Patroni: Debian's patroni with PostgreSQL 15, the baseline of bench/failover.ts.
 mkdir -p "$work/patroni"; cp "$root/images/patroni/entrypoint.sh" "$root/images/patroni/Dockerfile" "$work/patroni/"   # the Dockerfile too, so editing it rebuilds

@@ -82,9 +82,16 @@ async function runningImage(kc: KubeConfig, cluster: PgClusterResource): Promise
 }
 
 async function checkImage(core: CoreV1Api, cluster: PgClusterResource, generation: number, signal: AbortSignal): Promise<void> {
+  const problem = await imageProblem(core, cluster, cluster.spec.image, `${cluster.metadata.name}-preflight-${generation}`, signal);
+  if (problem) throw new SpecRejected(generation, 'ImageUnavailable', problem);
+}
+
+/**
+ * Runs `image` once in a throw-away pod `podName` where the cluster's instances may run: why it cannot be
+ * pulled or has no PostgreSQL server, or undefined when it is good. Throws when the check itself did not finish.
+ */
+export async function imageProblem(core: CoreV1Api, cluster: PgClusterResource, image: string, podName: string, signal: AbortSignal): Promise<string | undefined> {
   const { namespace, name } = cluster.metadata;
-  const image = cluster.spec.image;
-  const podName = `${name}-preflight-${generation}`;
   const body: V1Pod = {
     metadata: { name: podName, namespace, labels: { [PREFLIGHT_LABEL]: name }, ownerReferences: [ownerRef(cluster)] },
     spec: {
@@ -112,8 +119,8 @@ async function checkImage(core: CoreV1Api, cluster: PgClusterResource, generatio
     const deadline = Date.now() + IMAGE_CHECK_MS;
     while (Date.now() < deadline) {
       const outcome = imageCheckOutcome(await core.readNamespacedPod({ namespace, name: podName }), image);
-      if (outcome && 'ok' in outcome) return;
-      if (outcome) throw new SpecRejected(generation, 'ImageUnavailable', outcome.refused);
+      if (outcome && 'ok' in outcome) return undefined;
+      if (outcome) return outcome.refused;
       await sleep(1000, undefined, { signal });
     }
     throw new Error(`checking image "${image}": the check pod ${podName} did not finish in ${IMAGE_CHECK_MS / 1000} s`);

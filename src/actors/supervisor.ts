@@ -4,7 +4,7 @@
  */
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import { LABEL, MANAGED_BY } from '../cluster/names.ts';
-import type { PgBackupResource, PgClusterResource, PgPolicyResource, PgReplicaResource, PgTaskResource } from '../crd/types.ts';
+import type { PgBackupResource, PgClusterResource, PgPolicyResource, PgReplicaResource, PgTaskResource, PgUpgradeResource } from '../crd/types.ts';
 import { CustomResources, describeError, httpStatus } from '../k8s/custom.ts';
 import { EventRecorder } from '../k8s/events.ts';
 import { startInformer, type SharedInformer } from '../k8s/informer.ts';
@@ -14,6 +14,7 @@ import { finalizeCluster } from './finalize.ts';
 import { Restores } from './restores.ts';
 import { Schedules } from './schedules.ts';
 import { LoadActor } from './load.ts';
+import { UpgradeActor } from './upgrade.ts';
 import { Policies } from './policies.ts';
 import { UserActor } from './user.ts';
 import { TaskActors } from './task-actors.ts';
@@ -37,6 +38,9 @@ export class Supervisor {
   private users?: TaskActors<UserActor>;
   private policies?: Policies;
   private loads?: TaskActors<LoadActor>;
+  private upgrades?: TaskActors<UpgradeActor, PgUpgradeResource>;
+  /** The generation each pgreplica was last seen at. */
+  private readonly replicaGenerations = new Map<string, number>();
   private readonly events: EventRecorder;
 
   constructor(
@@ -66,7 +70,7 @@ export class Supervisor {
     const deployments = startInformer<V1Deployment>(this.kc, '/apis/apps/v1/deployments', () => apps.listDeploymentForAllNamespaces({ labelSelector: managed }),
       { delete: kickOwner }, { labelSelector: managed, onError: onError('deployment') });
     this.replicas = startInformer<PgReplicaResource>(this.kc, '/apis/pg-operator.dev/v1/pgreplicas', () => this.replicaApi.listAll(),
-      { add: (r) => this.refreshCluster(r), update: (r) => this.kickCluster(r), delete: (r) => this.refreshCluster(r) }, { onError: onError('pgreplica') });
+      { add: (r) => this.replicaChanged(r, true), update: (r) => this.replicaChanged(r), delete: (r) => { this.replicaGenerations.delete(`${r.metadata.namespace}/${r.metadata.name}`); this.refreshCluster(r); } }, { onError: onError('pgreplica') });
     await Promise.all([this.pods.synced, this.replicas.synced, deployments.synced]);
     const clusters = startInformer<PgClusterResource>(this.kc, '/apis/pg-operator.dev/v1/pgclusters', () => this.clusters.listAll(),
       { add: (c) => this.upsert(c), update: (c) => this.upsert(c), delete: (c) => void this.remove(c) }, { onError: onError('pgcluster') });
@@ -95,6 +99,13 @@ export class Supervisor {
       { add: (t) => this.dispatch(t), update: (t) => this.dispatch(t), delete: (t) => { this.restores?.forget(t); this.users?.forget(t); this.policies?.forget(t); this.loads?.forget(t); } }, { onError: onError('pgtask') });
     this.informers.push(this.tasks);
     await this.tasks.synced;
+    const upgradeApi = new CustomResources<PgUpgradeResource>(this.kc, 'pgupgrades');
+    const upgradeDeps = { ...userDeps, upgrades: upgradeApi, clusters: this.clusters, replicas: this.replicaApi, replicaList: (ns: string, name: string) => this.replicas.list(ns).filter((r) => r.spec.clusterName === name) };
+    this.upgrades = new TaskActors<UpgradeActor, PgUpgradeResource>(undefined, (u) => new UpgradeActor(u, upgradeDeps));
+    const upgrades = startInformer<PgUpgradeResource>(this.kc, '/apis/pg-operator.dev/v1/pgupgrades', () => upgradeApi.listAll(),
+      { add: (u) => this.upgrades?.offer(u), update: (u) => this.upgrades?.offer(u), delete: (u) => this.upgrades?.forget(u) }, { onError: onError('pgupgrade') });
+    this.informers.push(upgrades);
+    await upgrades.synced;
     for (const c of clusters.list()) this.policies.offerCluster(c);
     // Backups, after the clusters: a backup's turn depends on its cluster's status.
     const kick = () => void this.backups?.tick();
@@ -125,6 +136,7 @@ export class Supervisor {
     this.users?.stop();
     this.policies?.stop();
     this.loads?.stop();
+    this.upgrades?.stop();
     for (const actor of this.actors.values()) void actor.stop();
     this.actors.clear();
     for (const informer of this.informers) informer.stop();
@@ -149,8 +161,13 @@ export class Supervisor {
     this.actorOf(r)?.refresh();
   }
 
-  private kickCluster(r: PgReplicaResource): void {
-    this.actorOf(r)?.kick();
+  /** A pgreplica came or changed: a new one, or a new generation of its spec (an image, resources), is applied; a status change only observed. */
+  private replicaChanged(r: PgReplicaResource, added = false): void {
+    const key = `${r.metadata.namespace}/${r.metadata.name}`;
+    const seen = this.replicaGenerations.get(key);
+    this.replicaGenerations.set(key, r.metadata.generation ?? 0);
+    if (added || (seen !== undefined && seen !== r.metadata.generation)) this.refreshCluster(r);
+    else this.actorOf(r)?.kick();
   }
 
   private dispatch(task: PgTaskResource): void {

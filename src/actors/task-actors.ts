@@ -43,26 +43,36 @@ export abstract class MachineTaskActor<M extends AnyStateMachine> implements Tas
 }
 
 /** A pgtask's status once it ended: Succeeded or Failed with `message`, its start and completion times. */
-export function endedStatus(status: PgTaskResource['status'], ok: boolean, message: string): NonNullable<PgTaskResource['status']> {
+export function endedStatus<S extends WorkStatus>(status: S | undefined, ok: boolean, message: string): S {
   const now = new Date().toISOString();
-  return { ...status, phase: ok ? 'Succeeded' : 'Failed', message, startTime: status?.startTime ?? now, completionTime: now };
+  return { ...status, phase: ok ? 'Succeeded' : 'Failed', message, startTime: status?.startTime ?? now, completionTime: now } as S;
 }
 
-const keyOf = (t: PgTaskResource) => `${t.metadata.namespace}/${t.metadata.name}`;
-const finished = (t: PgTaskResource) => t.status?.phase === 'Succeeded' || t.status?.phase === 'Failed';
+/** The status fields every work resource (pgtask, pgupgrade) has. */
+interface WorkStatus {
+  phase?: string;
+  message?: string;
+  startTime?: string;
+  completionTime?: string;
+}
+/** A work resource: a pgtask, or a pgupgrade. */
+type Work = { metadata: { namespace: string; name: string; deletionTimestamp?: Date }; status?: WorkStatus };
 
-/** Runs the actors of the pgtasks of one type. */
-export class TaskActors<A extends TaskActor> {
+const keyOf = (t: Work) => `${t.metadata.namespace}/${t.metadata.name}`;
+const finished = (t: Work) => t.status?.phase === 'Succeeded' || t.status?.phase === 'Failed';
+
+/** Runs the actors of one kind of work: the pgtasks of one type (`type`), or every resource offered (pgupgrades). */
+export class TaskActors<A extends TaskActor, R extends Work = PgTaskResource> {
   private readonly actors = new Map<string, A>();
 
   constructor(
-    private readonly type: PgTaskSpec['type'],
-    private readonly create: (task: PgTaskResource) => A,
+    private readonly type: PgTaskSpec['type'] | undefined,
+    private readonly create: (task: R) => A,
   ) {}
 
-  /** A pgtask appeared or changed: start (or resume, after an operator restart) its actor. */
-  offer(task: PgTaskResource): void {
-    if (task.spec.type !== this.type || task.metadata.deletionTimestamp) return;
+  /** A work resource appeared or changed: start (or resume, after an operator restart) its actor. */
+  offer(task: R): void {
+    if ((this.type && (task as unknown as PgTaskResource).spec.type !== this.type) || task.metadata.deletionTimestamp) return;
     const key = keyOf(task);
     const running = this.actors.get(key);
     if (running) {
@@ -75,8 +85,8 @@ export class TaskActors<A extends TaskActor> {
     actor.run();
   }
 
-  /** A pgtask was deleted: its actor stops where it is. */
-  forget(task: PgTaskResource): void {
+  /** A work resource was deleted: its actor stops where it is. */
+  forget(task: R): void {
     this.actors.get(keyOf(task))?.stop();
     this.actors.delete(keyOf(task));
   }

@@ -50,7 +50,6 @@ export const MESSAGES = {
 } as const;
 
 /** Text shown by 501 answers, per data operation. */
-const later = (what: string) => MESSAGES.notImplemented(what);
 
 /** Every route of the API. */
 export const ROUTES = [
@@ -98,7 +97,7 @@ export const ROUTES = [
   { id: 'schedule.delete', method: 'DELETE', path: `${cl}/schedules/{schedule}`, permission: 'DeleteSchedule', summary: 'remove a backup schedule', response: s.messageResult },
   { id: 'restore', method: 'POST', path: `${cl}/restore`, permission: 'Restore', summary: 'restore from a pgBackRest backup: checked against the repository, recorded as a restore pgtask (dryRun: the plan only)', body: s.restoreBody, response: s.restoreResult },
   { id: 'restore.list', method: 'GET', path: `${cl}/restores`, permission: 'ShowBackup', summary: "the cluster's restore pgtasks, newest first, with their progress", response: s.restoreList },
-  { id: 'upgrade', method: 'POST', path: `${cl}/upgrade`, permission: 'CreateUpgrade', summary: 'upgrade a cluster', body: s.upgradeBody, response: s.taskInfo, notImplemented: later('pgo upgrade') },
+  { id: 'upgrade', method: 'POST', path: `${cl}/upgrade`, permission: 'CreateUpgrade', summary: 'start a minor upgrade (a pgupgrade) to another image or tag: replicas first, one at a time, then a switchover, then the old primary', body: s.upgradeBody, response: s.taskInfo },
   { id: 'load', method: 'POST', path: `${ns}/load`, permission: 'Load', summary: 'load a file into a table of each cluster (one load pgtask each)', body: s.loadBody, response: s.loadResult },
   { id: 'policy.create', method: 'POST', path: `${ns}/policies`, permission: 'CreatePolicy', summary: 'create a policy (SQL)', body: s.policyCreateBody, response: s.policyInfo },
   { id: 'policy.list', method: 'GET', path: `${ns}/policies`, permission: 'ShowPolicy', summary: 'list policies', response: s.policyList },

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { affinityType, podAntiAffinityType, quantity, serviceType, storageSize } from '../crd/common.ts';
 import { clusterName, labelKey, labelValue, pgParameters, replicaCount, replicas, userLabels } from '../crd/limits.ts';
 import { loadSpec } from '../crd/load.ts';
+import { imageRef, imageTag } from '../crd/pgupgrade.ts';
 import { MAX_TARGET_LENGTH, restoreSpec, restoreStatus } from '../crd/restore.ts';
 import { MAX_VALID_DAYS, PASSWORD_LENGTH, PASSWORD_MAX, roleName } from '../crd/user.ts';
 import { ALL_PERMISSIONS, isPermission } from './permissions.ts';
@@ -39,7 +40,7 @@ const nodeLabel = z.strictObject({ key: labelKeyAny(), value: labelValue });
 function labelKeyAny() {
   return z.string().min(1).max(253).regex(/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, 'must be a node label key');
 }
-const image = z.string().min(1).max(512).regex(/^[A-Za-z0-9][A-Za-z0-9._\-/:@]*$/, 'must be a container image reference');
+const image = imageRef;
 
 // ---- requests ----
 
@@ -202,7 +203,9 @@ export const restoreBody = z.strictObject({
 });
 
 /** `pgo upgrade`. */
-export const upgradeBody = z.strictObject({ image: image.optional(), ignoreValidation: z.boolean().optional() });
+export const upgradeBody = z
+  .strictObject({ image: image.optional(), ccpImageTag: imageTag.optional(), ignoreValidation: z.boolean().optional() })
+  .refine((b) => (b.image === undefined) !== (b.ccpImageTag === undefined), { message: 'give the image to move to: --ccp-image-tag TAG (the same image, another tag) or --ccp-image IMAGE, not both' });
 
 /** `pgo load`: what to load (spec.load of each task) and into which clusters. */
 export const loadBody = z
@@ -402,7 +405,6 @@ export const pgouserList = z.object({ pgousers: z.array(pgouserInfo) });
 export const pgoroleInfo = z.object({ name: z.string(), permissions: z.array(z.string()) });
 /** A list of pgoroles. */
 export const pgoroleList = z.object({ pgoroles: z.array(pgoroleInfo) });
-/** What `pgo apply` did on each cluster (or, with dryRun, would do). */
 /** `pgo load`: one load task per cluster, as far as it got within the wait. */
 export const loadResult = z.object({
   results: z.array(
@@ -417,6 +419,7 @@ export const loadResult = z.object({
   ),
 });
 
+/** What `pgo apply` did on each cluster (or, with dryRun, would do). */
 export const policyApplyResult = z.object({
   policy: z.string(),
   dryRun: z.boolean().optional(),

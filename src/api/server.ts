@@ -22,6 +22,7 @@ import { userHandlers } from './handlers/users.ts';
 import { Deps, type HandlerTable } from './handlers/deps.ts';
 import { metaHandlers } from './handlers/meta.ts';
 import { loadHandlers } from './handlers/load.ts';
+import { upgradeHandlers } from './handlers/upgrades.ts';
 import { policyHandlers } from './handlers/policies.ts';
 import { replicaHandlers } from './handlers/replicas.ts';
 import { restoreHandlers } from './handlers/restores.ts';
@@ -68,7 +69,7 @@ export interface ApiServer {
 }
 
 const noFields = z.strictObject({});
-const handlers: HandlerTable = { ...metaHandlers, ...accessHandlers, ...clusterHandlers, ...replicaHandlers, ...dataHandlers, ...userHandlers, ...backupHandlers, ...restoreHandlers, ...scheduleHandlers, ...policyHandlers, ...loadHandlers };
+const handlers: HandlerTable = { ...metaHandlers, ...accessHandlers, ...clusterHandlers, ...replicaHandlers, ...dataHandlers, ...userHandlers, ...backupHandlers, ...restoreHandlers, ...scheduleHandlers, ...policyHandlers, ...loadHandlers, ...upgradeHandlers };
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body);

@@ -35,6 +35,8 @@ export interface InstanceSpec {
   nodeAffinity?: PgClusterSpec['nodeAffinity'];
   tolerations?: z.output<typeof toleration>[];
   userLabels?: Record<string, string>;
+  /** Its image, when not the cluster's (a pgreplica's spec.image). */
+  image?: string;
   /** The object whose deletion removes this instance (the pgcluster, or the pgreplica). */
   owner: V1OwnerReference;
   /** A former primary held at zero pods until its old pod is gone (see src/actors/failover.ts). */
@@ -65,7 +67,8 @@ export function instanceDeployment(cluster: PgClusterResource, instance: Instanc
   const { spec } = cluster;
   const names = clusterNames(cluster.metadata.name);
   const podLabels = { ...clusterLabels(cluster.metadata.name, instance.userLabels), [LABEL.instance]: instance.name, [LABEL.component]: 'database' };
-  const backrest = backrestOf(spec).enabled ? databasePodBackrest(cluster, instance.name, spec.image) : undefined;
+  const image = instance.image ?? spec.image;
+  const backrest = backrestOf(spec).enabled ? databasePodBackrest(cluster, instance.name, image) : undefined;
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -88,7 +91,7 @@ export function instanceDeployment(cluster: PgClusterResource, instance: Instanc
           containers: [
             {
               name: 'database',
-              image: spec.image,
+              image,
               imagePullPolicy: 'IfNotPresent',
               env: [
                 { name: 'PGO_BOOTSTRAP', value: instance.bootstrap },

@@ -29,6 +29,7 @@ export function clusterInstances(cluster: PgClusterResource, replicas: PgReplica
         restoreArgs: r.spec.restore?.args,
         storage: r.spec.storage ?? spec.storage.replica ?? spec.storage.primary,
         resources: r.spec.resources ?? spec.resources,
+        image: r.spec.image,
         nodeAffinity: r.spec.nodeAffinity,
         tolerations: r.spec.tolerations ?? spec.tolerations,
         userLabels: r.spec.userLabels,

@@ -18,7 +18,7 @@ export { pgParameters };
 
 /** Desired state of a pgcluster. */
 export const pgClusterSpec = z.strictObject({
-  image: z.string().min(1).default('localhost/pg-operator/postgres:15').describe('PostgreSQL container image'),
+  image: z.string().min(1).default('localhost/pg-operator/postgres:15').describe('PostgreSQL container image (of every instance whose pgreplica does not name its own)'),
   postgresVersion: z.int().min(15).max(15).default(15).describe('PostgreSQL major version'),
   port: port.default(5432),
   replicas: replicas.default(0).describe('replicas created with the cluster; later ones are pgreplicas'),

@@ -3,12 +3,14 @@ import { z } from 'zod';
 import { conditions, nodeAffinity, resources, serviceType, storageSpec, toleration } from './common.ts';
 import { clusterName, userLabels } from './limits.ts';
 import { instanceRole } from './pgcluster.ts';
+import { imageRef } from './pgupgrade.ts';
 
 /** Desired state of a pgreplica. */
 export const pgReplicaSpec = z.strictObject({
   clusterName: clusterName.describe('the pgcluster this replica belongs to'),
   storage: storageSpec.optional().describe("data volume; the cluster's replica storage when unset"),
   resources: resources.optional(),
+  image: imageRef.optional().describe("the PostgreSQL image of this instance; the cluster's when unset (a minor upgrade sets it while it moves instances one at a time)"),
   nodeAffinity: nodeAffinity.optional().describe('placement; a node other than the primary is preferred when unset'),
   tolerations: z.array(toleration).optional(),
   serviceType: serviceType.optional(),

@@ -5,6 +5,7 @@ import type { PgReplicaSpec, PgReplicaStatus } from './pgreplica.ts';
 import type { PgTaskSpec, PgTaskStatus } from './pgtask.ts';
 import type { PgBackupSpec, PgBackupStatus } from './pgbackup.ts';
 import type { PgPolicySpec, PgPolicyStatus } from './pgpolicy.ts';
+import type { PgUpgradeSpec, PgUpgradeStatus } from './pgupgrade.ts';
 
 /** A custom resource with a typed spec and status. */
 export interface Resource<Spec, Status> {
@@ -25,3 +26,5 @@ export type PgTaskResource = Resource<PgTaskSpec, PgTaskStatus>;
 export type PgBackupResource = Resource<PgBackupSpec, PgBackupStatus>;
 /** A pgpolicy. */
 export type PgPolicyResource = Resource<PgPolicySpec, PgPolicyStatus>;
+/** A pgupgrade. */
+export type PgUpgradeResource = Resource<PgUpgradeSpec, PgUpgradeStatus>;

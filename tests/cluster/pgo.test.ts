@@ -12,7 +12,7 @@ import * as assert from 'uvu/assert';
 import { ADMIN_CREDENTIALS_SECRET } from '../../src/api/bootstrap.ts';
 import { TLS_SECRET } from '../../src/api/tls.ts';
 import { API_VERSION } from '../../src/crd/resources.ts';
-import type { PgTaskResource } from '../../src/crd/types.ts';
+import type { PgClusterResource, PgTaskResource } from '../../src/crd/types.ts';
 import { CustomResources } from '../../src/k8s/custom.ts';
 import { clusterDir, deleteNamespace, type LocalCluster } from '../harness/cluster.ts';
 import { loginAs } from '../harness/login.ts';
@@ -250,6 +250,44 @@ test('label and update', async (ctx) => {
   assert.equal(l.clusters.map((c) => c.name), ['hippo']);
   const u = await pgo(ctx.env, 'update', 'cluster', 'hippo', '--parameter', 'work_mem=16MB');
   assert.is(u.code, 0, u.stderr);
+});
+
+test('update cluster: autofail off and on, service type, requests and limits (pods rolled), shutdown keeps the data and fails nothing over, startup', async (ctx) => {
+  const clusters = new CustomResources<PgClusterResource>(ctx.kc, 'pgclusters');
+  const spec = async () => (await clusters.get(ctx.ns, 'hippo')).spec;
+  const update = async (...flags: string[]) => {
+    const r = await pgo(ctx.env, 'update', 'cluster', 'hippo', ...flags);
+    assert.is(r.code, 0, `${flags.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, /updated pgcluster hippo/);
+  };
+  await update('--disable-autofail');
+  assert.is((await spec()).disableAutofail, true);
+  await update('--enable-autofail');
+  assert.is((await spec()).disableAutofail, false);
+
+  await update('--service-type', 'NodePort');
+  await waitFor('Service hippo of type NodePort', async () => ((await ctx.core.readNamespacedService({ namespace: ctx.ns, name: 'hippo' })).spec?.type === 'NodePort' ? true : undefined), 60_000, 1000);
+
+  const before = await show(ctx.env, 'hippo');
+  const history = (await clusters.get(ctx.ns, 'hippo')).status?.failoverHistory?.length ?? 0;
+  await update('--cpu', '50m', '--memory', '96Mi', '--cpu-limit', '1', '--memory-limit', '512Mi');
+  await waitFor('every instance rolled with the new resources', async () => {
+    const pods = await ctx.core.listNamespacedPod({ namespace: ctx.ns, labelSelector: 'pg-operator.dev/cluster=hippo,pg-operator.dev/role' });
+    const db = pods.items.map((p) => p.spec?.containers.find((c) => c.name === 'database')?.resources);
+    return db.length === 3 && db.every((r) => r?.requests?.cpu === '50m' && r.requests.memory === '96Mi' && r.limits?.cpu === '1' && r.limits.memory === '512Mi') ? true : undefined;
+  }, 300_000, 2000);
+  const rolled = await ready(ctx.env, 'hippo', 3);
+  assert.is(rolled.currentPrimary, before!.currentPrimary, 'the primary stays the primary through the roll');
+
+  await onPrimary(ctx, 'create table kept_through_shutdown as select 42 as v', 'hippo', 'userdb');
+  await update('--shutdown');
+  await waitFor('no pod of hippo runs', async () => ((await ctx.core.listNamespacedPod({ namespace: ctx.ns, labelSelector: 'pg-operator.dev/cluster=hippo,pg-operator.dev/role' })).items.length === 0 ? true : undefined), 180_000, 1000);
+  await update('--startup');
+  const up = await ready(ctx.env, 'hippo', 3);
+  assert.is(up.currentPrimary, before!.currentPrimary, 'no failover through shutdown and startup');
+  assert.is((await clusters.get(ctx.ns, 'hippo')).status?.failoverHistory?.length ?? 0, history, 'nothing in the failover history');
+  assert.is(await onPrimary(ctx, 'select v::text as v from kept_through_shutdown', 'hippo', 'userdb'), '42');
+  await update('--service-type', 'ClusterIP');
 });
 
 /** A query on the primary as the superuser. */

@@ -1,6 +1,6 @@
 /** What route handlers get: Kubernetes clients, the access store, the request's user and validated input. */
 import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type KubeConfig } from '@kubernetes/client-node';
-import type { PgClusterResource, PgPolicyResource, PgReplicaResource, PgTaskResource } from '../../crd/types.ts';
+import type { PgClusterResource, PgPolicyResource, PgReplicaResource, PgTaskResource, PgUpgradeResource } from '../../crd/types.ts';
 import { GROUP, VERSION, type ResourcePlural } from '../../crd/resources.ts';
 import { CustomResources, describeError, httpStatus } from '../../k8s/custom.ts';
 import { ApiError } from '../errors.ts';
@@ -19,6 +19,7 @@ export class Deps {
   readonly replicas: CustomResources<PgReplicaResource>;
   readonly tasks: CustomResources<PgTaskResource>;
   readonly policies: CustomResources<PgPolicyResource>;
+  readonly upgrades: CustomResources<PgUpgradeResource>;
   constructor(
     readonly kc: KubeConfig,
     readonly access: AccessStore,
@@ -31,6 +32,7 @@ export class Deps {
     this.replicas = new CustomResources(kc, 'pgreplicas');
     this.tasks = new CustomResources(kc, 'pgtasks');
     this.policies = new CustomResources(kc, 'pgpolicies');
+    this.upgrades = new CustomResources(kc, 'pgupgrades');
   }
 
   /** Lists one kind of custom resource in a namespace, optionally by label selector (a bad selector is a 400). */

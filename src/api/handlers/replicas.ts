@@ -8,7 +8,9 @@ import type { PgClusterResource, PgReplicaResource, PgTaskResource } from '../..
 import { ApiError } from '../errors.ts';
 import { MESSAGES } from '../routes.ts';
 import type * as s from '../schemas.ts';
+import { httpStatus } from '../../k8s/custom.ts';
 import { orNotFound, type HandlerTable } from './deps.ts';
+import { upgradeInfo } from './upgrades.ts';
 
 /** The replicas of a cluster from its status, as scaledown and failover list them. */
 export function candidates(c: PgClusterResource): z.infer<typeof s.candidateList> {
@@ -102,5 +104,14 @@ export const replicaHandlers: HandlerTable = {
     return { status: 202, body: taskInfo(object) };
   },
 
-  'task.get': async (deps, { params }) => ({ body: taskInfo(await orNotFound(deps.tasks.get(params.namespace!, params.task!), `task ${params.namespace}/${params.task}`)) }),
+  'task.get': async (deps, { params }) => {
+    const { namespace, task } = params as { namespace: string; task: string };
+    // A pgupgrade is a long operation too (its name is what pgo upgrade printed).
+    const t = await deps.tasks.get(namespace, task).catch((err: unknown) => {
+      if (httpStatus(err) === 404) return undefined;
+      throw err;
+    });
+    if (t) return { body: taskInfo(t) };
+    return { body: upgradeInfo(await orNotFound(deps.upgrades.get(namespace, task), `task ${namespace}/${task}`)) };
+  },
 };
