@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { PgBackupResource, PgClusterResource, PgReplicaResource, PgTaskResource } from '../../src/crd/types.ts';
+import type { PgBackupResource, PgClusterResource, PgReplicaResource, PgTaskResource, PgUpgradeResource } from '../../src/crd/types.ts';
 import { CustomResources } from '../../src/k8s/custom.ts';
 import { startApi, type ApiHarness } from '../harness/api.ts';
 import { waitFor } from '../harness/wait.ts';
@@ -122,11 +122,34 @@ test('failover: --query lists replicas from status, a bad target is refused, a s
 });
 
 test('data operations without a backend answer "not implemented yet" and exit non-zero', async ({ env }) => {
-  for (const args of [['upgrade', 'hippo', '--no-prompt'], ['scaledown', 'hippo', '--target', 'hippo-abcd', '--keep-data', '--no-prompt']]) {
-    const r = await pgo(env, ...args);
-    assert.is(r.code, 3, `${args.join(' ')}: ${r.code} ${r.stdout} ${r.stderr}`);
-    assert.match(r.stderr, /not implemented yet/);
-  }
+  const r = await pgo(env, 'scaledown', 'hippo', '--target', 'hippo-abcd', '--keep-data', '--no-prompt');
+  assert.is(r.code, 3, `${r.code} ${r.stdout} ${r.stderr}`);
+  assert.match(r.stderr, /not implemented yet/);
+});
+
+test('pgo upgrade: the tag or image checked at the API, one pgupgrade at a time, followed by pgo show workflow', async ({ h, env }) => {
+  const refused = async (args: string[], message: RegExp) => {
+    const r = await pgo(env, 'upgrade', 'hippo', '--no-prompt', '--no-wait', ...args);
+    assert.is.not(r.code, 0, `${args.join(' ')}: ${r.stdout}`);
+    assert.match(r.stderr, message);
+  };
+  await refused([], /give the image to move to: --ccp-image-tag TAG/);
+  await refused(['--ccp-image-tag', '15', '--ccp-image', 'x:1'], /not both/);
+  await refused(['--ccp-image-tag', 'a/b'], /must be an image tag/);
+  await refused(['--ccp-image-tag', '15'], /the cluster runs localhost\/pg-operator\/postgres:15 already/);
+  const upgrades = new CustomResources<PgUpgradeResource>(h.cp.kubeconfig, 'pgupgrades');
+  // A resource nobody has listed yet: its watch cache may still be starting (429, retry after 1 s).
+  const list = () => waitFor('pgupgrades listed', () => upgrades.list('team-a').catch(() => undefined), 30_000, 500);
+  assert.equal(await list(), [], 'nothing recorded for a refused upgrade');
+  const ok = await pgo(env, 'upgrade', 'hippo', '--ccp-image-tag', '15-next', '--no-prompt', '--no-wait');
+  assert.is(ok.code, 0, ok.stderr);
+  const name = /created pgupgrade (hippo-upgrade-\w+): hippo to localhost\/pg-operator\/postgres:15-next/.exec(ok.stdout)?.[1];
+  assert.ok(name, ok.stdout);
+  const [u] = await list();
+  assert.equal(u!.spec, { clusterName: 'hippo', type: 'minor', image: 'localhost/pg-operator/postgres:15-next' });
+  await refused(['--ccp-image-tag', '15-other'], new RegExp(`pgupgrade ${name} of this cluster has not ended`));
+  const wf = await pgo(env, 'show', 'workflow', name!);
+  assert.match(wf.stdout, new RegExp(`task ${name} \\(minor-upgrade of hippo to localhost/pg-operator/postgres:15-next\\): Pending`));
 });
 
 test('pgo load: the config file checked at pgo and at the API, then one load pgtask per cluster, with its result', async ({ h, env }) => {
