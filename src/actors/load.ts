@@ -29,6 +29,9 @@ export const loadJobName = (task: PgTaskResource) => `${task.metadata.name}-load
 /** Name of the apply-policy task a load runs first. */
 export const loadPolicyTaskName = (task: PgTaskResource, policy: string) => `${task.metadata.name}-${policy}`.slice(0, 253);
 
+/** How often the load's Job is read while it runs (pgo waits for it). */
+const LOAD_POLL_MS = 500;
+
 /** Longest a policy of a load is waited for. */
 const POLICY_WAIT_MS = 10 * 60_000;
 
@@ -120,7 +123,7 @@ export class LoadActor extends MachineTaskActor<typeof loadMachine> {
   }
 
   private async watch(job: string, signal: AbortSignal): Promise<string> {
-    const message = await jobResult(this.deps.kc, this.task.metadata.namespace, job, 'the load', signal).catch((err: unknown) => describeError(err));
+    const message = await jobResult(this.deps.kc, this.task.metadata.namespace, job, 'the load', signal, LOAD_POLL_MS).catch((err: unknown) => describeError(err));
     const outcome = loadOutcome(message);
     if ('error' in outcome) {
       const spec = this.spec;

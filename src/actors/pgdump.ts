@@ -5,6 +5,7 @@
  * restarted operator finds it instead of dumping twice; its container reports the file and size in its
  * termination message.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchV1Api, CoreV1Api, type KubeConfig, type V1EnvVar, type V1Job, type V1OwnerReference, type V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import { POSTGRES_UID } from '../backrest/objects.ts';
 import { ownerRef } from '../cluster/builders.ts';
@@ -148,7 +149,7 @@ export async function jobResult(kc: KubeConfig, namespace: string, name: string,
       if (done === 'failed') throw new Error(`${what} failed (exit code ${term?.exitCode ?? '?'}): ${term?.message?.trim() || term?.reason || "see the Job's pod log"}`);
       return term?.message ?? '';
     }
-    await new Promise((r) => setTimeout(r, pollMs));
+    await sleep(pollMs, undefined, { signal });
   }
 }
 
