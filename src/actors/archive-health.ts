@@ -7,7 +7,7 @@
 import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { WAL_ARCHIVING, judgeArchiving, withCondition, type ArchiverSample } from '../backrest/archive-health.ts';
 import { shortBackrestError } from '../backrest/info.ts';
-import { LABEL, clusterNames } from '../cluster/names.ts';
+import { LABEL, clusterNames, instanceClaim } from '../cluster/names.ts';
 import { condition } from '../cluster/status.ts';
 import { backrestOf } from '../crd/backrest.ts';
 import { quantityValue } from '../crd/limits.ts';
@@ -66,7 +66,7 @@ export async function checkArchiving(deps: ArchiveDeps, cluster: PgClusterResour
   const core = deps.kc.makeApiClient(CoreV1Api);
   const password = await superuserPassword(core, cluster);
   const row = await withInstance({ host: primary.podIP, port: cluster.spec.port, password }, async (client) => (await client.query<ArchiverRow>(ARCHIVER)).rows[0]!);
-  const claim = await core.readNamespacedPersistentVolumeClaim({ namespace, name: primary.name }).catch(() => undefined);
+  const claim = await core.readNamespacedPersistentVolumeClaim({ namespace, name: instanceClaim(cluster, primary.name) }).catch(() => undefined);
   const capacity = claim?.status?.capacity?.storage ?? claim?.spec?.resources?.requests?.storage;
   const sample: ArchiverSample = {
     lastArchivedWAL: row.last_archived_wal ?? undefined,

@@ -3,7 +3,7 @@
  * finalizer so Kubernetes collects the rest.
  */
 import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
-import { CLEANUP_FINALIZER, KEEP_BACKUPS_ANNOTATION, KEEP_DATA_ANNOTATION, LABEL, clusterNames } from '../cluster/names.ts';
+import { CLEANUP_FINALIZER, KEEP_BACKUPS_ANNOTATION, KEEP_DATA_ANNOTATION, KEPT_PRIMARY_ANNOTATION, LABEL, clusterNames } from '../cluster/names.ts';
 import type { PgClusterResource } from '../crd/types.ts';
 import { describeError, httpStatus, type CustomResources } from '../k8s/custom.ts';
 import type { EventRecorder } from '../k8s/events.ts';
@@ -98,11 +98,22 @@ export async function finalizeCluster(kc: KubeConfig, clusters: CustomResources<
   if (annotations[KEEP_DATA_ANNOTATION] === 'true') {
     const core = kc.makeApiClient(CoreV1Api);
     const claims = await core.listNamespacedPersistentVolumeClaim({ namespace, labelSelector: `${LABEL.cluster}=${name}` });
+    const primary = cluster.status?.currentPrimary ?? name;
     for (const claim of claims.items) {
-      if (!claim.metadata?.ownerReferences?.length) continue;
-      await core.patchNamespacedPersistentVolumeClaim({ namespace, name: claim.metadata.name!, body: removeOwners }, jsonPatch);
+      // The primary's claim is marked, so a cluster created again on the kept data starts from it (not from an older copy).
+      const { [KEPT_PRIMARY_ANNOTATION]: marked, ...others } = claim.metadata?.annotations ?? {};
+      const isPrimary = claim.metadata?.labels?.[LABEL.instance] === primary;
+      const mark = isPrimary !== (marked !== undefined)
+        ? [{ op: 'add', path: '/metadata/annotations', value: isPrimary ? { ...others, [KEPT_PRIMARY_ANNOTATION]: primary } : others }]
+        : [];
+      const body = [...(claim.metadata?.ownerReferences?.length ? removeOwners : []), ...mark];
+      if (body.length) await core.patchNamespacedPersistentVolumeClaim({ namespace, name: claim.metadata!.name!, body }, jsonPatch);
     }
-    events.record(cluster, 'Normal', 'DataKept', `kept ${claims.items.length} volume claim(s)`);
+    // The passwords the kept data knows (the superuser, replication and users' Secrets), and its repository's certificates.
+    const secrets = await core.listNamespacedSecret({ namespace, labelSelector: `${LABEL.cluster}=${name}` });
+    const apis = kindApis(kc);
+    for (const secret of secrets.items) await release(apis.Secret, namespace, secret.metadata!.name!);
+    events.record(cluster, 'Normal', 'DataKept', `kept ${claims.items.length} volume claim(s) and ${secrets.items.length} Secret(s); the primary's data is in claim ${primary}: pgo create cluster ${name} starts on it`);
   }
   if (annotations[KEEP_BACKUPS_ANNOTATION] === 'true') {
     // Before the finalizer goes: once it has, the garbage collector may delete anything still owned.

@@ -63,7 +63,9 @@ export async function moveOffLostNode(host: LostNodeHost, instance: string, sign
   const since = notReadySince(node, Date.now());
   if (since === undefined || Date.now() - since < LOST_NODE_MS) return false;
 
-  const claim = await core.readNamespacedPersistentVolumeClaim({ namespace: host.namespace, name: instance }).catch(() => undefined);
+  // The claim its pods mount (not always named after it: see instanceClaim).
+  const claimName = pods.flatMap((p) => p.spec?.volumes ?? []).find((v) => v.name === 'pgdata')?.persistentVolumeClaim?.claimName ?? instance;
+  const claim = await core.readNamespacedPersistentVolumeClaim({ namespace: host.namespace, name: claimName }).catch(() => undefined);
   const pv = claim?.spec?.volumeName ? await core.readPersistentVolume({ name: claim.spec.volumeName }).catch(() => undefined) : undefined;
   const pinned = pinnedTo(pv, nodeName);
   const minutes = Math.round((Date.now() - since) / 60_000);
@@ -77,12 +79,12 @@ export async function moveOffLostNode(host: LostNodeHost, instance: string, sign
     await core.deleteNamespacedPod({ namespace: host.namespace, name: p.metadata!.name!, gracePeriodSeconds: 0 }).catch(gone);
   }
   if (pinned) {
-    await core.deleteNamespacedPersistentVolumeClaim({ namespace: host.namespace, name: instance }).catch(gone);
+    await core.deleteNamespacedPersistentVolumeClaim({ namespace: host.namespace, name: claimName }).catch(gone);
     // The apply creates the claim again: only once the old one is gone, or it would find it terminating.
     for (let i = 0; ; i++) {
-      const left = await core.readNamespacedPersistentVolumeClaim({ namespace: host.namespace, name: instance }).then(() => true, (err: unknown) => gone(err) ?? false);
+      const left = await core.readNamespacedPersistentVolumeClaim({ namespace: host.namespace, name: claimName }).then(() => true, (err: unknown) => gone(err) ?? false);
       if (!left) break;
-      if (i >= 120) throw new Error(`the claim ${instance} was not gone 2 min after its deletion`);
+      if (i >= 120) throw new Error(`the claim ${claimName} was not gone 2 min after its deletion`);
       await sleep(1000, undefined, { signal });
     }
   }

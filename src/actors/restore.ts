@@ -11,7 +11,7 @@ import { createActor, fromPromise, type Actor } from 'xstate';
 import { backrestError, shortBackrestError } from '../backrest/info.ts';
 import { STANZA, restoreCommandOption } from '../backrest/objects.ts';
 import { planRestore, RestoreRefused } from '../backrest/restore-plan.ts';
-import { LABEL, clusterLabels, initialReplicaName } from '../cluster/names.ts';
+import { LABEL, clusterLabels, initialReplicaName, instanceClaim } from '../cluster/names.ts';
 import { clusterInstances } from '../cluster/plan.ts';
 import { ownerRef } from '../cluster/builders.ts';
 import { REPO_NUMBER, backrestOf, repoKinds } from '../crd/backrest.ts';
@@ -314,9 +314,9 @@ export class RestoreActor {
     }
     const old = clusterInstances(cluster, [...replicas]).map((i) => i.name).filter((n) => n !== d.instance && n !== replaced);
     for (const instance of old) {
-      const claim = await this.core.readNamespacedPersistentVolumeClaim({ namespace, name: instance }).catch(() => undefined);
+      const claim = await this.core.readNamespacedPersistentVolumeClaim({ namespace, name: instanceClaim(cluster, instance) }).catch(() => undefined);
       if (claim && new Date(claim.metadata?.creationTimestamp ?? 0).getTime() < switched && !claim.metadata?.deletionTimestamp) {
-        await this.core.deleteNamespacedPersistentVolumeClaim({ namespace, name: instance }).catch(ignoreGone);
+        await this.core.deleteNamespacedPersistentVolumeClaim({ namespace, name: instanceClaim(cluster, instance) }).catch(ignoreGone);
         this.deps.log(`${this.key}: released the volume of ${instance}; it is re-created from the restored primary`);
       }
       for (const pod of this.deps.pods(namespace, name).filter((p) => p.metadata?.labels?.[LABEL.instance] === instance && !p.metadata?.deletionTimestamp)) {
@@ -329,7 +329,7 @@ export class RestoreActor {
     while (Date.now() < until) {
       signal.throwIfAborted();
       // A volume deleted above is made again by the cluster actor's next apply: ask for one while any is missing.
-      const claims = await Promise.all(old.map((i) => this.core.readNamespacedPersistentVolumeClaim({ namespace, name: i }).then(() => true, () => false)));
+      const claims = await Promise.all(old.map((i) => this.core.readNamespacedPersistentVolumeClaim({ namespace, name: instanceClaim(cluster, i) }).then(() => true, () => false)));
       if (claims.includes(false)) this.deps.clusterActor(namespace, name)?.refresh();
       const c = this.cluster;
       if (c.status?.phase === 'Ready' && c.status.currentPrimary === d.instance) return;

@@ -35,6 +35,8 @@ export interface InstanceSpec {
   nodeAffinity?: PgClusterSpec['nodeAffinity'];
   tolerations?: z.output<typeof toleration>[];
   userLabels?: Record<string, string>;
+  /** Its volume claim, when not named after it (a claim kept by `--keep-data`, adopted by the cluster's first instance). */
+  claim?: string;
   /** Its image, when not the cluster's (a pgreplica's spec.image). */
   image?: string;
   /** The object whose deletion removes this instance (the pgcluster, or the pgreplica). */
@@ -132,7 +134,7 @@ export function instanceDeployment(cluster: PgClusterResource, instance: Instanc
             ...(backrest ? [backrest.sidecar] : []),
           ],
           volumes: [
-            { name: 'pgdata', persistentVolumeClaim: { claimName: instance.name } },
+            { name: 'pgdata', persistentVolumeClaim: { claimName: instance.claim ?? instance.name } },
             { name: 'pgconf', configMap: { name: names.configMap } },
             // The labels as a file that follows changes: the role label when it came after the container.
             { name: 'podinfo', downwardAPI: { items: [{ path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } }] } },
@@ -163,7 +165,7 @@ export function volumeClaim(metadata: V1PersistentVolumeClaim['metadata'], stora
 
 /** The data volume claim of one instance. */
 export function instanceVolume(cluster: PgClusterResource, instance: InstanceSpec): V1PersistentVolumeClaim {
-  return volumeClaim(meta(cluster, instance.name, { [LABEL.instance]: instance.name }, instance.owner), instance.storage);
+  return volumeClaim(meta(cluster, instance.claim ?? instance.name, { [LABEL.instance]: instance.name }, instance.owner), instance.storage);
 }
 
 /** The primary Service (selects the pod labelled primary) and the replica Service. */

@@ -21,6 +21,17 @@ export const MANAGED_BY = 'pg-operator';
 /** Annotation asking that a cluster's volumes outlive it (set by `pgo delete cluster --keep-data`). */
 export const KEEP_DATA_ANNOTATION = 'pg-operator.dev/keep-data';
 
+/** On a volume claim kept by `--keep-data`: it held the primary's data when its cluster was deleted (the instance's name). */
+export const KEPT_PRIMARY_ANNOTATION = 'pg-operator.dev/kept-primary';
+
+/** On a pgcluster: its first instance starts on this kept claim (set by `pgo create cluster` on kept data). */
+export const DATA_CLAIM_ANNOTATION = 'pg-operator.dev/data-claim';
+
+/** The data volume claim of an instance: its own name, or for the cluster's first instance a claim it adopted. */
+export function instanceClaim(cluster: { metadata: { name: string; annotations?: Record<string, string> } }, instance: string): string {
+  return (instance === cluster.metadata.name && cluster.metadata.annotations?.[DATA_CLAIM_ANNOTATION]) || instance;
+}
+
 /** Annotation asking that a cluster's pgBackRest repository outlive it (set by `pgo delete cluster --keep-backups`). */
 export const KEEP_BACKUPS_ANNOTATION = 'pg-operator.dev/keep-backups';
 

@@ -5,7 +5,7 @@ import { MAX_INSTANCES } from '../crd/limits.ts';
 import { API_VERSION } from '../crd/resources.ts';
 import type { PgClusterResource, PgReplicaResource } from '../crd/types.ts';
 import { clusterServices, instanceDeployment, instanceVolume, ownerRef, parametersConfigMap, type InstanceSpec } from './builders.ts';
-import { LABEL, clusterLabels, clusterNames, initialReplicaName } from './names.ts';
+import { DATA_CLAIM_ANNOTATION, LABEL, clusterLabels, clusterNames, initialReplicaName } from './names.ts';
 
 /** The instances of a cluster: the one created with it (named like the cluster) and one per pgreplica. */
 export function clusterInstances(cluster: PgClusterResource, replicas: PgReplicaResource[], fenced: readonly string[] = []): InstanceSpec[] {
@@ -14,6 +14,7 @@ export function clusterInstances(cluster: PgClusterResource, replicas: PgReplica
   const primary: InstanceSpec = {
     name: cluster.metadata.name,
     bootstrap: 'primary',
+    claim: cluster.metadata.annotations?.[DATA_CLAIM_ANNOTATION] || undefined,
     ...source,
     storage: spec.storage.primary,
     resources: spec.resources,

@@ -423,6 +423,26 @@ test('load: v4 load.yaml with --policies creating the table loads a CSV by selec
   assert.match(wf.stdout, /Succeeded - loaded 1000 rows from rows\.csv \(loadfiles\) into loaded/);
 });
 
+test('delete cluster --keep-data, then create it again: it starts on the kept primary data with its passwords', async (ctx) => {
+  await onPrimary(ctx, "create table survives as select 'kept'::text as v", 'hippo', 'userdb');
+  const before = await show(ctx.env, 'hippo');
+  const primary = before!.currentPrimary!;
+  const d = await pgo(ctx.env, 'delete', 'cluster', 'hippo', '--keep-data', '--no-prompt');
+  assert.is(d.code, 0, d.stderr);
+  assert.match(d.stdout, /deleted pgcluster hippo \(data kept\)/);
+  await waitFor('hippo gone', async () => ((await pgo(ctx.env, 'show', 'cluster', 'hippo')).code !== 0 ? true : undefined), 180_000, 2000);
+  const claim = await ctx.core.readNamespacedPersistentVolumeClaim({ namespace: ctx.ns, name: primary });
+  assert.is(claim.metadata?.annotations?.['pg-operator.dev/kept-primary'], primary, 'the primary claim is marked');
+  assert.ok(await ctx.core.readNamespacedSecret({ namespace: ctx.ns, name: 'hippo-postgres-secret' }), 'the superuser Secret is kept');
+  const c = await pgo(ctx.env, 'create', 'cluster', 'hippo', '--replica-count', '1');
+  assert.is(c.code, 0, c.stderr);
+  assert.match(c.stdout, new RegExp(`starting on the data kept in volume claim ${primary} \\(the primary when hippo was deleted with --keep-data\\)`));
+  await ready(ctx.env, 'hippo', 2);
+  assert.is(await onPrimary(ctx, 'select v from survives', 'hippo', 'userdb'), 'kept', 'the last primary data is back');
+  const pods = await ctx.core.listNamespacedPod({ namespace: ctx.ns, labelSelector: 'pg-operator.dev/cluster=hippo,pg-operator.dev/instance=hippo' });
+  assert.is(pods.items[0]?.spec?.volumes?.find((v) => v.name === 'pgdata')?.persistentVolumeClaim?.claimName, primary);
+});
+
 test('delete cluster', async (ctx) => {
   const d = await pgo(ctx.env, 'delete', 'cluster', 'hippo', '--no-prompt');
   assert.is(d.code, 0, d.stderr);

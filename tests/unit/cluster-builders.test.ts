@@ -3,7 +3,8 @@ import * as assert from 'uvu/assert';
 import { instanceAffinity } from '../../src/cluster/affinity.ts';
 import { clusterServices, confValue, instanceDeployment, parametersConfigMap } from '../../src/cluster/builders.ts';
 import { runtimeParameters } from '../../src/actors/parameters.ts';
-import { LABEL, initialReplicaName } from '../../src/cluster/names.ts';
+import type { V1Deployment } from '@kubernetes/client-node';
+import { DATA_CLAIM_ANNOTATION, LABEL, initialReplicaName, instanceClaim } from '../../src/cluster/names.ts';
 import { clusterInstances, desiredObjects, initialReplicas } from '../../src/cluster/plan.ts';
 import { phaseOf } from '../../src/cluster/status.ts';
 import { pgClusterSpec } from '../../src/crd/pgcluster.ts';
@@ -32,6 +33,23 @@ test('a cluster plans a ConfigMap, two Services, the repository host and a volum
     'ConfigMap/hippo-pgbackrest-config', 'Service/hippo-backrest-shared-repo', 'Service/hippo-pods', 'PersistentVolumeClaim/hippo-pgbr-repo', 'Deployment/hippo-backrest-shared-repo',
     'PersistentVolumeClaim/hippo', 'Deployment/hippo', 'PersistentVolumeClaim/hippo-abcd', 'Deployment/hippo-abcd',
   ]);
+});
+
+test('a first instance on kept data (data-claim annotation) mounts that claim; a replica keeps its own; a pgreplica image overrides the cluster one', () => {
+  const c = cluster({ backrest: { enabled: false } });
+  c.metadata.annotations = { [DATA_CLAIM_ANNOTATION]: 'hippo-x1y2' };
+  const objs = desiredObjects(c, [replica('hippo-abcd', { image: 'pg:next' })]);
+  assert.equal(objs.map((o) => `${o.kind}/${o.metadata?.name}`).slice(3), ['PersistentVolumeClaim/hippo-x1y2', 'Deployment/hippo', 'PersistentVolumeClaim/hippo-abcd', 'Deployment/hippo-abcd']);
+  assert.is(objs[3]!.metadata?.labels?.[LABEL.instance], 'hippo', 'the adopted claim is labelled with the instance that uses it');
+  const claimOf = (d: unknown) => (d as V1Deployment).spec!.template.spec!.volumes!.find((v) => v.name === 'pgdata')!.persistentVolumeClaim!.claimName;
+  const imageOf = (d: unknown) => (d as V1Deployment).spec!.template.spec!.containers[0]!.image;
+  assert.is(claimOf(objs[4]), 'hippo-x1y2');
+  assert.is(claimOf(objs[6]), 'hippo-abcd');
+  assert.is(imageOf(objs[4]), 'localhost/pg-operator/postgres:15');
+  assert.is(imageOf(objs[6]), 'pg:next');
+  assert.is(instanceClaim(c, 'hippo'), 'hippo-x1y2');
+  assert.is(instanceClaim(c, 'hippo-abcd'), 'hippo-abcd');
+  assert.is(instanceClaim(cluster(), 'hippo'), 'hippo');
 });
 
 test('with backups off there is no repository host and no pgBackRest sidecar', () => {

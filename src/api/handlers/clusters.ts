@@ -3,7 +3,7 @@ import { quantityValue } from '../../crd/limits.ts';
 import type { V1PersistentVolumeClaim, V1Service } from '@kubernetes/client-node';
 import type { z } from 'zod';
 import { backrestOf } from '../../crd/backrest.ts';
-import { KEEP_BACKUPS_ANNOTATION, KEEP_DATA_ANNOTATION, LABEL, MANAGED_BY } from '../../cluster/names.ts';
+import { DATA_CLAIM_ANNOTATION, KEEP_BACKUPS_ANNOTATION, KEEP_DATA_ANNOTATION, KEPT_PRIMARY_ANNOTATION, LABEL, MANAGED_BY, clusterNames } from '../../cluster/names.ts';
 import { pgClusterSpec } from '../../crd/pgcluster.ts';
 import { API_VERSION } from '../../crd/resources.ts';
 import { httpStatus } from '../../k8s/custom.ts';
@@ -103,6 +103,14 @@ export function specFromCreate(b: z.output<typeof s.clusterCreateBody>): Record<
   return spec;
 }
 
+/** The volume claims a cluster of this name deleted with --keep-data left (no owner), and the one that held its primary. */
+async function keptData(deps: Deps, namespace: string, name: string): Promise<{ primary?: string; claims: string[] }> {
+  const claims = (await deps.core.listNamespacedPersistentVolumeClaim({ namespace, labelSelector: `${LABEL.cluster}=${name}` })).items
+    .filter((c) => !c.metadata?.ownerReferences?.length && !c.metadata?.deletionTimestamp);
+  const primary = claims.find((c) => c.metadata?.annotations?.[KEPT_PRIMARY_ANNOTATION])?.metadata?.name;
+  return { primary, claims: claims.map((c) => c.metadata!.name!).sort() };
+}
+
 async function exists(deps: Deps, namespace: string, name: string): Promise<boolean> {
   try {
     await deps.clusters.get(namespace, name);
@@ -126,18 +134,27 @@ export function createClusterUsing(readStanza: SourceStanzaReader): Handler {
     // Before reading the source's repository: a name taken needs no pgBackRest call to refuse.
     if (b.restoreFrom !== undefined && (await exists(deps, namespace, b.name))) throw new ApiError(409, `cluster ${namespace}/${b.name} already exists`);
     await refuseKeptRepository(deps, namespace, b);
+    const kept = await keptData(deps, namespace, b.name);
+    if (kept.primary && b.restoreFrom !== undefined) {
+      throw new ApiError(409, `the data of a cluster ${b.name} deleted with --keep-data is still here (volume claims ${kept.claims.join(', ')}): create it without --restore-from to start on that data, or delete the claims first (kubectl -n ${namespace} delete pvc -l ${LABEL.cluster}=${b.name})`, ['body.restoreFrom']);
+    }
     const restore = await planRestoreFrom(deps, namespace, b, readStanza);
     if (restore) spec.dataSource = restore.dataSource;
     const obj = {
       apiVersion: API_VERSION,
       kind: 'PGCluster',
-      metadata: { name: b.name, namespace, labels: b.labels ?? {} },
+      metadata: { name: b.name, namespace, labels: b.labels ?? {}, ...(kept.primary ? { annotations: { [DATA_CLAIM_ANNOTATION]: kept.primary } } : {}) },
       spec,
     } as unknown as PgClusterResource;
     const { created, object } = await deps.clusters.createIfAbsent(obj);
     if (!created) throw new ApiError(409, `cluster ${namespace}/${b.name} already exists`);
     const info = clusterInfo(object, [], []);
     if (restore) info.message = `restoring from cluster ${b.restoreFrom}: ${restore.plan.description}`;
+    if (kept.primary) {
+      const unused = kept.claims.filter((c) => c !== kept.primary && c !== clusterNames(b.name).repoVolume);
+      info.message = `starting on the data kept in volume claim ${kept.primary} (the primary when ${b.name} was deleted with --keep-data); the replicas are copied from it` +
+        (unused.length ? `; kept claims not used: ${unused.join(', ')} (delete them once you no longer need them)` : '');
+    }
     return { status: 201, body: info };
   };
 }

@@ -4,7 +4,7 @@
  * (`pgo show user` is in users.ts.)
  */
 import type pg from 'pg';
-import { clusterNames } from '../../cluster/names.ts';
+import { clusterNames, instanceClaim } from '../../cluster/names.ts';
 import type { PgClusterResource } from '../../crd/types.ts';
 import { secretValue } from '../../actors/user.ts';
 import { withInstance } from '../../pg/instance.ts';
@@ -69,7 +69,7 @@ export const dataHandlers: HandlerTable = {
     const c = await deps.cluster(params.namespace!, params.name!);
     const results = await onInstances(deps, c, async (client) => Number((await client.query<{ bytes: string }>(DATABASE_BYTES)).rows[0]?.bytes ?? 0));
     const claims = await Promise.all(
-      results.map((r) => deps.core.readNamespacedPersistentVolumeClaim({ namespace: c.metadata.namespace, name: r.instance.name }).catch(() => undefined)),
+      results.map((r) => deps.core.readNamespacedPersistentVolumeClaim({ namespace: c.metadata.namespace, name: instanceClaim(c, r.instance.name) }).catch(() => undefined)),
     );
     return {
       body: {
