@@ -3,7 +3,7 @@
  * finalizer so Kubernetes collects the rest.
  */
 import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
-import { CLEANUP_FINALIZER, KEEP_BACKUPS_ANNOTATION, KEEP_DATA_ANNOTATION, KEPT_PRIMARY_ANNOTATION, LABEL, clusterNames } from '../cluster/names.ts';
+import { CLEANUP_FINALIZER, KEEP_BACKUPS_ANNOTATION, KEEP_DATA_ANNOTATION, KEPT_PRIMARY_ANNOTATION, LABEL, clusterNames, instanceClaim } from '../cluster/names.ts';
 import type { PgClusterResource } from '../crd/types.ts';
 import { describeError, httpStatus, type CustomResources } from '../k8s/custom.ts';
 import type { EventRecorder } from '../k8s/events.ts';
@@ -98,11 +98,12 @@ export async function finalizeCluster(kc: KubeConfig, clusters: CustomResources<
   if (annotations[KEEP_DATA_ANNOTATION] === 'true') {
     const core = kc.makeApiClient(CoreV1Api);
     const claims = await core.listNamespacedPersistentVolumeClaim({ namespace, labelSelector: `${LABEL.cluster}=${name}` });
-    const primary = cluster.status?.currentPrimary ?? name;
+    // By the claim's name: an older claim left by an earlier --keep-data may carry the same instance label.
+    const primary = instanceClaim(cluster, cluster.status?.currentPrimary ?? name);
     for (const claim of claims.items) {
       // The primary's claim is marked, so a cluster created again on the kept data starts from it (not from an older copy).
       const { [KEPT_PRIMARY_ANNOTATION]: marked, ...others } = claim.metadata?.annotations ?? {};
-      const isPrimary = claim.metadata?.labels?.[LABEL.instance] === primary;
+      const isPrimary = claim.metadata?.name === primary;
       const mark = isPrimary !== (marked !== undefined)
         ? [{ op: 'add', path: '/metadata/annotations', value: isPrimary ? { ...others, [KEPT_PRIMARY_ANNOTATION]: primary } : others }]
         : [];

@@ -21,7 +21,7 @@ export const MANAGED_BY = 'pg-operator';
 /** Annotation asking that a cluster's volumes outlive it (set by `pgo delete cluster --keep-data`). */
 export const KEEP_DATA_ANNOTATION = 'pg-operator.dev/keep-data';
 
-/** On a volume claim kept by `--keep-data`: it held the primary's data when its cluster was deleted (the instance's name). */
+/** On a volume claim kept by `--keep-data`: it held the primary's data when its cluster was deleted (the value is the claim's name). */
 export const KEPT_PRIMARY_ANNOTATION = 'pg-operator.dev/kept-primary';
 
 /** On a pgcluster: its first instance starts on this kept claim (set by `pgo create cluster` on kept data). */
