@@ -8,6 +8,7 @@
  * the change when it starts again, and the database and the Secret never stay apart.
  */
 import { CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { ownerRef, passwordSecret } from '../cluster/builders.ts';
 import { clusterNames } from '../cluster/names.ts';
@@ -20,6 +21,9 @@ import { withInstance } from '../pg/instance.ts';
 import { generatePassword, passwordVerifier } from '../pg/password.ts';
 import { applyUserChange } from '../pg/users.ts';
 import { MachineTaskActor, endedStatus } from './task-actors.ts';
+
+/** How long a change waits for the cluster's primary to be ready (an operator that just started, a failover) before it fails. */
+const PRIMARY_WAIT_MS = 120_000;
 
 /** What a user change needs. */
 export interface UserDeps {
@@ -63,7 +67,7 @@ export class UserActor extends MachineTaskActor<typeof userMachine> {
       actors: {
         check: fromPromise(({ input, signal }: { input: { resumed: boolean }; signal: AbortSignal }) => this.unlessStopped(signal, () => this.check(input.resumed))),
         record: fromPromise(({ input, signal }: { input: { step: NonNullable<UserChangeStatus['step']> }; signal: AbortSignal }) => this.unlessStopped(signal, () => this.record(input.step))),
-        apply: fromPromise(({ input, signal }: { input: { resumed: boolean }; signal: AbortSignal }) => this.unlessStopped(signal, () => this.apply(input.resumed))),
+        apply: fromPromise(({ input, signal }: { input: { resumed: boolean }; signal: AbortSignal }) => this.unlessStopped(signal, () => this.apply(input.resumed, AbortSignal.any([signal, this.abort.signal])))),
         store: fromPromise(({ signal }) => this.unlessStopped(signal, () => this.store())),
         clean: fromPromise(({ signal }) => this.unlessStopped(signal, () => this.clean())),
       },
@@ -138,10 +142,20 @@ export class UserActor extends MachineTaskActor<typeof userMachine> {
     }));
   }
 
-  private async apply(resumed: boolean): Promise<void> {
-    const cluster = this.cluster();
-    const primary = cluster.status?.instances?.find((i) => i.role === 'primary' && i.ready && i.podIP);
-    if (!primary) throw new Error(`cluster ${cluster.metadata.name} has no ready primary; try again once pgo show cluster ${cluster.metadata.name} says it is Ready`);
+  /** The cluster and its ready primary, waited for up to PRIMARY_WAIT_MS (a restarted operator has not observed it yet, a failover runs). */
+  private async readyPrimary(signal: AbortSignal): Promise<{ cluster: PgClusterResource; primary: { podIP?: string } }> {
+    const until = Date.now() + PRIMARY_WAIT_MS;
+    for (;;) {
+      const cluster = this.cluster();
+      const primary = cluster.status?.instances?.find((i) => i.role === 'primary' && i.ready && i.podIP);
+      if (primary) return { cluster, primary };
+      if (Date.now() > until) throw new Error(`cluster ${cluster.metadata.name} has no ready primary; try again once pgo show cluster ${cluster.metadata.name} says it is Ready`);
+      await sleep(1000, undefined, { signal });
+    }
+  }
+
+  private async apply(resumed: boolean, signal: AbortSignal): Promise<void> {
+    const { cluster, primary } = await this.readyPrimary(signal);
     const superuser = await secretValue(this.core, this.namespace, clusterNames(cluster.metadata.name).superuserSecret, 'password');
     if (superuser === undefined) throw new Error(`cluster ${cluster.metadata.name} has no superuser Secret`);
     const change = this.change!;

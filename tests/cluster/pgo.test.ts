@@ -213,38 +213,6 @@ test('users: create (managed, md5), show with expiry, rotate, disable login, rot
   }
 });
 
-test('a password rotation interrupted by an operator kill: the next operator finishes it, and the Secret and the database agree', async (ctx) => {
-  const tasks = new CustomResources<PgTaskResource>(ctx.kc, 'pgtasks');
-  const before = await secretPassword(ctx, 'hippo-carol-secret');
-  // An open transaction that changed the role holds its row: the operator's ALTER ROLE waits behind it.
-  const lock = new pg.Client({ host: (await primaryIP(ctx)).ip, user: 'postgres', password: await secretPassword(ctx, 'hippo-postgres-secret'), database: 'postgres' });
-  await lock.connect();
-  await lock.query('begin');
-  await lock.query('alter role carol connection limit 7');
-  try {
-    await tasks.createIfAbsent({ apiVersion: API_VERSION, kind: 'PGTask', metadata: { name: 'hippo-carol-rotate', namespace: ctx.ns }, spec: { type: 'user-update', clusterName: 'hippo', user: { action: 'update', username: 'carol', passwordLength: 30 } } });
-    await waitFor('the change applying', async () => ((await tasks.get(ctx.ns, 'hippo-carol-rotate')).status?.user?.step === 'applying' ? true : undefined), 60_000, 100);
-    await new Promise((r) => setTimeout(r, 500));
-    await ctx.op.stop('SIGKILL');
-  } finally {
-    await lock.query('rollback');
-    await lock.end();
-  }
-  assert.is.not((await tasks.get(ctx.ns, 'hippo-carol-rotate')).status?.phase, 'Succeeded', 'the kill came before the change ended');
-  ctx.op = startOperator(kubeconfigPath, '/tmp/pg-operator-pgo-e2e.log');
-  const done = await waitFor('the rotation finished by the next operator', async () => {
-    const t = await tasks.get(ctx.ns, 'hippo-carol-rotate');
-    return t.status?.phase === 'Succeeded' || t.status?.phase === 'Failed' ? t : undefined;
-  }, 180_000, 500);
-  assert.is(done.status?.phase, 'Succeeded', done.status?.message);
-  const after = await secretPassword(ctx, 'hippo-carol-secret');
-  assert.is(after.length, 30);
-  assert.is.not(after, before);
-  assert.is(await login(ctx, 'carol', after), 'carol');
-  assert.match(await login(ctx, 'carol', before), /refused: password authentication failed/);
-  await waitFor('the API back', async () => ((await pgo(ctx.env, 'version')).code === 0 ? true : undefined), 60_000, 500);
-});
-
 test('scale adds a replica; scaledown --query lists and --target removes it', async (ctx) => {
   const s = await pgo(ctx.env, 'scale', 'hippo', '--replica-count', '1');
   assert.is(s.code, 0, s.stderr);
@@ -453,6 +421,39 @@ test('load: v4 load.yaml with --policies creating the table loads a CSV by selec
   assert.match(missing.row.message!, /there is no file absent\.csv in PersistentVolumeClaim loadfiles/);
   const wf = await pgo(ctx.env, 'show', 'workflow', csv.row.task);
   assert.match(wf.stdout, /Succeeded - loaded 1000 rows from rows\.csv \(loadfiles\) into loaded/);
+});
+
+// After the tests whose actor transitions pgo watch must see: the kill ends the watch's stream.
+test('a password rotation interrupted by an operator kill: the next operator finishes it, and the Secret and the database agree', async (ctx) => {
+  const tasks = new CustomResources<PgTaskResource>(ctx.kc, 'pgtasks');
+  const before = await secretPassword(ctx, 'hippo-carol-secret');
+  // An open transaction that changed the role holds its row: the operator's ALTER ROLE waits behind it.
+  const lock = new pg.Client({ host: (await primaryIP(ctx)).ip, user: 'postgres', password: await secretPassword(ctx, 'hippo-postgres-secret'), database: 'postgres' });
+  await lock.connect();
+  await lock.query('begin');
+  await lock.query('alter role carol connection limit 7');
+  try {
+    await tasks.createIfAbsent({ apiVersion: API_VERSION, kind: 'PGTask', metadata: { name: 'hippo-carol-rotate', namespace: ctx.ns }, spec: { type: 'user-update', clusterName: 'hippo', user: { action: 'update', username: 'carol', passwordLength: 30 } } });
+    await waitFor('the change applying', async () => ((await tasks.get(ctx.ns, 'hippo-carol-rotate')).status?.user?.step === 'applying' ? true : undefined), 60_000, 100);
+    await new Promise((r) => setTimeout(r, 500));
+    await ctx.op.stop('SIGKILL');
+  } finally {
+    await lock.query('rollback');
+    await lock.end();
+  }
+  assert.is.not((await tasks.get(ctx.ns, 'hippo-carol-rotate')).status?.phase, 'Succeeded', 'the kill came before the change ended');
+  ctx.op = startOperator(kubeconfigPath, '/tmp/pg-operator-pgo-e2e.log');
+  const done = await waitFor('the rotation finished by the next operator', async () => {
+    const t = await tasks.get(ctx.ns, 'hippo-carol-rotate');
+    return t.status?.phase === 'Succeeded' || t.status?.phase === 'Failed' ? t : undefined;
+  }, 180_000, 500);
+  assert.is(done.status?.phase, 'Succeeded', done.status?.message);
+  const after = await secretPassword(ctx, 'hippo-carol-secret');
+  assert.is(after.length, 30);
+  assert.is.not(after, before);
+  assert.is(await login(ctx, 'carol', after), 'carol');
+  assert.match(await login(ctx, 'carol', before), /refused: password authentication failed/);
+  await waitFor('the API back', async () => ((await pgo(ctx.env, 'version')).code === 0 ? true : undefined), 60_000, 500);
 });
 
 test('delete cluster --keep-data, then create it again: it starts on the kept primary data with its passwords', async (ctx) => {
