@@ -148,7 +148,7 @@ test('pgo upgrade: the tag or image checked at the API, one pgupgrade at a time,
   const [u] = await list();
   assert.equal(u!.spec, { clusterName: 'hippo', type: 'minor', image: 'localhost/pg-operator/postgres:15-next' });
   await refused(['--ccp-image-tag', '15-other'], new RegExp(`pgupgrade ${name} of this cluster has not ended`));
-  const wf = await pgo(env, 'show', 'workflow', name!);
+  const wf = await pgo(env, 'show', 'workflow', name);
   assert.match(wf.stdout, new RegExp(`task ${name} \\(minor-upgrade of hippo to localhost/pg-operator/postgres:15-next\\): Pending`));
 });
 
