@@ -12,6 +12,7 @@ import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node'
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { LABEL } from '../cluster/names.ts';
+import { clusterInstances } from '../cluster/plan.ts';
 import { UPGRADE_MESSAGES, type UpgradeStep } from '../crd/pgupgrade.ts';
 import { API_VERSION } from '../crd/resources.ts';
 import type { PgClusterResource, PgReplicaResource, PgTaskResource, PgUpgradeResource } from '../crd/types.ts';
@@ -99,10 +100,14 @@ export class UpgradeActor extends MachineTaskActor<typeof upgradeMachine> {
     return this.deps.replicaList(this.namespace, this.clusterName).filter((r) => !r.metadata.deletionTimestamp);
   }
 
+  /** The cluster's instances (as the cluster actor plans them) and the image each is asked to run. */
+  private instances(cluster: PgClusterResource): { name: string; image: string }[] {
+    return clusterInstances(cluster, this.replicasOf()).map((i) => ({ name: i.name, image: i.image ?? cluster.spec.image }));
+  }
+
   /** The image an instance is asked to run. */
   private imageOf(cluster: PgClusterResource, instance: string): string {
-    if (instance === this.clusterName) return cluster.spec.image;
-    return this.replicasOf().find((r) => r.metadata.name === instance)?.spec.image ?? cluster.spec.image;
+    return this.instances(cluster).find((i) => i.name === instance)?.image ?? cluster.spec.image;
   }
 
   /** Asks one instance to run `image` (only that instance: the pgreplicas are pinned). */
@@ -136,13 +141,13 @@ export class UpgradeActor extends MachineTaskActor<typeof upgradeMachine> {
     if (problem) throw new UpgradeRefused(`${problem}; nothing was changed`);
     // Pinned to what they run now, so changing the cluster's image later moves only its own instance.
     for (const r of this.replicasOf()) if (!r.spec.image) await this.setImage(r.metadata.name, cluster.spec.image);
-    if (!fresh.status?.steps?.some((s) => s.step === 'checked')) await this.step('checked', `${this.image} runs; moving ${this.replicasOf().length + 1} instances from ${from}`);
+    if (!fresh.status?.steps?.some((s) => s.step === 'checked')) await this.step('checked', `${this.image} runs; moving ${this.instances(cluster).length} instances from ${from}`);
   }
 
   private async rollNext(signal: AbortSignal): Promise<RollOutcome> {
     const cluster = await this.cluster();
     const primary = cluster.status?.currentPrimary ?? this.clusterName;
-    const instances = [this.clusterName, ...this.replicasOf().map((r) => r.metadata.name)];
+    const instances = this.instances(cluster).map((i) => i.name);
     const next = instances.find((i) => i !== primary && this.imageOf(cluster, i) !== this.image)
       // An instance asked to run the new image that is not back yet (an operator restarted while it rolled).
       ?? instances.find((i) => i !== primary && !this.serving(cluster, i));
@@ -191,7 +196,7 @@ export class UpgradeActor extends MachineTaskActor<typeof upgradeMachine> {
   private async switchover(signal: AbortSignal): Promise<void> {
     const cluster = await this.cluster();
     const primary = cluster.status?.currentPrimary ?? this.clusterName;
-    const others = [this.clusterName, ...this.replicasOf().map((r) => r.metadata.name)].filter((i) => i !== primary);
+    const others = this.instances(cluster).map((i) => i.name).filter((i) => i !== primary);
     if (!others.length) {
       // No replica to take over: the primary itself is restarted on the new image (an outage).
       await this.roll(primary, 'primary', signal);
