@@ -15,5 +15,6 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
-  { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
+  { files: ['eslint.config.js', 'hack/*.mjs'], ...tseslint.configs.disableTypeChecked },
+  { files: ['hack/*.mjs'], languageOptions: { globals: { console: 'readonly', process: 'readonly' } } },
 );

@@ -1,7 +1,9 @@
 /**
  * Benchmark: `pgo show cluster --all` with N pgclusters (default 100; `shutdown: true`, so no pods run) on the
  * local cluster with the operator and its API running: median wall time of the pgo process and median
- * latency of the API call alone; then the CLI's start-up time (median of `pgo version --client`).
+ * latency of the API call alone. And the CLI's start-up: `pgo version --client` and `pgo show cluster NAME`
+ * from the bundle users get (dist/pgo.mjs, `npm run build`), against bare Node (`node -e 0`, the floor) and
+ * against the development launcher (cli/pgo, TypeScript through tsx), the runs of each interleaved.
  * Usage (under the shared cluster lock): flock /tmp/pgo-cluster.lock npx tsx bench/api-show.ts [N=100] [runs=15]
  */
 import { execFile } from 'node:child_process';
@@ -27,7 +29,10 @@ import { median } from './lib.ts';
 const n = Number(process.argv[2] ?? 100);
 const runs = Number(process.argv[3] ?? 15);
 const run = promisify(execFile);
-const pgoBin = fileURLToPath(new URL('../cli/pgo', import.meta.url));
+const root = fileURLToPath(new URL('../', import.meta.url));
+await run(process.execPath, ['hack/build.mjs'], { cwd: root });
+const pgoBin = `${root}dist/pgo.mjs`;
+const tsxPgo = `${root}cli/pgo`;
 const kubeconfigPath = join(clusterDir, 'admin.kubeconfig');
 if (!existsSync(kubeconfigPath)) throw new Error(`the local cluster is not up (${kubeconfigPath} missing); start it with hack/cluster/up.sh`);
 
@@ -37,11 +42,26 @@ const timed = async (work: () => Promise<unknown>) => {
   return performance.now() - t0;
 };
 
+/** Median wall time of each command, their runs interleaved (one of each per round), after one warm-up round. */
+async function interleaved(commands: Record<string, [string, string[], object?]>): Promise<Record<string, number>> {
+  const times: Record<string, number[]> = Object.fromEntries(Object.keys(commands).map((k) => [k, []]));
+  for (let i = 0; i <= runs; i++) {
+    for (const [name, [bin, args, options]] of Object.entries(commands)) {
+      const t = await timed(() => run(bin, args, { maxBuffer: 64 << 20, ...options }));
+      if (i > 0) times[name]!.push(t);
+    }
+  }
+  return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
+}
+const row = (name: string, ms: number, floor: number) => `${name.padEnd(44)} ${ms.toFixed(0).padStart(5)} ms   ${(ms / floor).toFixed(2)}x bare Node`;
+
 // CLI start-up first: no cluster needed.
 const env0 = { PATH: process.env.PATH };
-await run(pgoBin, ['version', '--client'], { env: env0 }); // warm tsx's cache
-const startup: number[] = [];
-for (let i = 0; i < runs; i++) startup.push(await timed(() => run(pgoBin, ['version', '--client'], { env: env0 })));
+const startup = await interleaved({
+  'node -e 0': [process.execPath, ['-e', '0']],
+  'pgo version --client (bundle)': [pgoBin, ['version', '--client'], { env: env0 }],
+  'pgo version --client (tsx, development)': [tsxPgo, ['version', '--client'], { env: env0 }],
+});
 
 const kc = new KubeConfig();
 kc.loadFromFile(kubeconfigPath);
@@ -63,7 +83,8 @@ try {
   await waitFor('the API', async () => (await run(pgoBin, ['version'], { env }), true), 60_000, 500);
 
   const clusters = new CustomResources<PgClusterResource>(kc, 'pgclusters');
-  for (let i = 0; i < n; i++) {
+  await clusters.createIfAbsent({ apiVersion: API_VERSION, kind: 'PGCluster', metadata: { name: 'b0', namespace: ns }, spec: { shutdown: true } } as PgClusterResource);
+  for (let i = 1; i < n; i++) {
     await clusters.createIfAbsent({ apiVersion: API_VERSION, kind: 'PGCluster', metadata: { name: `b${i}`, namespace: ns }, spec: { shutdown: true } } as PgClusterResource);
   }
   await waitFor(`${n} clusters with a status`, async () => {
@@ -84,11 +105,17 @@ try {
       req.on('error', reject);
       req.end();
     });
+  const shown1 = await interleaved({
+    'node -e 0': [process.execPath, ['-e', '0']],
+    'pgo show cluster NAME (bundle)': [pgoBin, ['show', 'cluster', 'b0'], { env }],
+  });
   const api: number[] = [];
   for (let i = 0; i < runs; i++) api.push(await timed(apiCall));
 
   console.log(`pgo show cluster --all with ${shown} clusters: median ${median(cli).toFixed(0)} ms per pgo process (${runs} runs); API call alone median ${median(api).toFixed(1)} ms`);
-  console.log(`pgo start-up (pgo version --client): median ${median(startup).toFixed(0)} ms (${runs} runs)`);
+  console.log(`\nCLI start-up, medians of ${runs} interleaved runs:`);
+  for (const [name, ms] of Object.entries(startup)) console.log(row(name, ms, startup['node -e 0']!));
+  for (const [name, ms] of Object.entries(shown1)) if (name !== 'node -e 0') console.log(row(name, ms, shown1['node -e 0']!));
 } finally {
   await deleteNamespace({ core } as LocalCluster, ns, 600_000).catch((err: unknown) => console.error(String(err)));
   await op.stop();

@@ -1,6 +1,7 @@
 /**
  * pgo: the command line of pg-operator, in v4's syntax (`pgo <verb> [type] [name] [flags]`). Every command
- * is a call to the API (routes in src/api/routes.ts); the operator does the work.
+ * is a call to the API (routes in src/api/routes.ts); the operator does the work. This module only defines
+ * the commands; cli/main.ts runs them.
  */
 import sade from 'sade';
 import { SERVER_VERSION } from '../src/api/handlers/meta.ts';
@@ -48,6 +49,21 @@ prog.command('completion [shell]', 'Print a shell completion script (bash)').act
   process.stdout.write(bashCompletion());
   return Promise.resolve();
 }));
-prog.command('help [command]', 'Help for a command').action((command: string | undefined, opts: Opts) => prog.help([command, ...opts._].filter(Boolean).join(' ') || undefined));
+/** The commands defined (sade keeps them in its `tree`, with aliases as strings and its own entries as `__...`). */
+const commandNames = () => Object.entries((prog as unknown as { tree: Record<string, unknown> }).tree).filter(([k, v]) => typeof v !== 'string' && !k.startsWith('__')).map(([k]) => k);
 
-prog.parse(joinOptionLists(process.argv));
+prog.command('help [command]', 'Help for a command').action(action((command: string | undefined, opts: Opts) => {
+  const name = [command, ...opts._].filter(Boolean).join(' ');
+  const names = commandNames();
+  if (!name || names.includes(name)) return Promise.resolve(prog.help(name || undefined));
+  // A verb alone (`pgo help create`): the commands it begins.
+  const under = names.filter((n) => n.startsWith(`${name} `));
+  if (under.length === 0) throw new Error(`there is no command "${name}": pgo help lists them`);
+  process.stdout.write(`pgo ${name}: ${under.length} commands; pgo help <command> describes one\n${under.map((n) => `  pgo ${n}`).join('\n')}\n`);
+  return Promise.resolve();
+}));
+
+/** Runs pgo with `argv` (as process.argv: node, the script, then the arguments). */
+export function main(argv: string[]): void {
+  prog.parse(joinOptionLists(argv));
+}

@@ -18,7 +18,8 @@ export function print(opts: Opts, data: unknown, human: () => string): void {
 /** Runs a command body, turning errors into `Error: ...` on stderr and a non-zero exit code. */
 export function action<A extends unknown[]>(body: (...args: A) => Promise<void>): (...args: A) => void {
   return (...args: A) => {
-    body(...args).catch((err: unknown) => {
+    // A body that throws before its first await fails the same way as one whose promise rejects.
+    new Promise<void>((resolve) => resolve(body(...args))).catch((err: unknown) => {
       process.stderr.write(`Error: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exitCode = err instanceof CliError ? err.code : 1;
     });

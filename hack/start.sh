@@ -10,4 +10,6 @@ if [ -z "${KUBECONFIG:-}" ] && { [ ! -f "$HOME/.kube/config" ] || grep -q 'name:
   export KUBECONFIG=${PGO_CLUSTER_DIR:-/var/lib/pgo-local}/admin.kubeconfig
 fi
 npx --no-install tsx hack/install-crds.ts
-exec node --import ./node_modules/tsx/dist/loader.mjs src/main.ts
+# The operator runs as compiled JavaScript (npm run build), as in its image.
+node hack/build.mjs
+exec node dist/operator.mjs

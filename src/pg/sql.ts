@@ -23,7 +23,7 @@ select pg_is_in_recovery() as in_recovery,
        pg_last_wal_replay_lsn() as replayed_lsn,
        -- a restart applies nothing to the recovery targets (postmaster settings a restore's promotion resets):
        -- they act only at a start in recovery, and the entrypoint drops them from any instance it starts
-       exists (select 1 from pg_settings where pending_restart and name not like 'recovery\_target%') as pending_restart,
+       exists (select 1 from pg_settings where pending_restart and name not like 'recovery\\_target%') as pending_restart,
        -- a primary_conninfo the operator set (ALTER SYSTEM) during a failover; null: the image's (the Service)
        (select setting from pg_settings where name = 'primary_conninfo' and sourcefile like '%/postgresql.auto.conf') as upstream,
        (select status from pg_stat_wal_receiver) as receiver,

@@ -1,5 +1,5 @@
 /** Runs the real `pgo` process against an operator's API, as a user would, for end-to-end tests. */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +7,10 @@ import type { CoreV1Api } from '@kubernetes/client-node';
 import { ADMIN_CREDENTIALS_SECRET } from '../../src/api/bootstrap.ts';
 import { TLS_SECRET } from '../../src/api/tls.ts';
 
-const pgoBin = fileURLToPath(new URL('../../cli/pgo', import.meta.url));
+// The pgo users get (`npm run build`'s bundle, the bin of the npm pack tarball), built afresh for each test run.
+const root = fileURLToPath(new URL('../../', import.meta.url));
+execFileSync(process.execPath, ['hack/build.mjs'], { cwd: root, stdio: 'inherit' });
+const pgoBin = `${root}dist/pgo.mjs`;
 
 /** The outcome of one pgo run. */
 export interface PgoRun {
