@@ -23,6 +23,17 @@ export interface SharedInformer<T> {
   stop(): void;
 }
 
+/**
+ * Drops what the operator never reads from an object the cache holds (client-node's cache keeps the very
+ * object it hands to the handlers): the server-side-apply bookkeeping, often larger than the object itself.
+ * An update written from a cached object leaves the server's managedFields as they are (omitted, not empty).
+ * Annotations stay: one written back without kubectl's last-applied copy would break `kubectl apply`.
+ */
+export function slim<T extends KubernetesObject>(obj: T): T {
+  if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
+  return obj;
+}
+
 /** Starts an informer on `path` (e.g. `/api/v1/pods`), optionally filtered by a label selector. */
 export function startInformer<T extends KubernetesObject>(
   kc: KubeConfig,
@@ -44,8 +55,8 @@ export function startInformer<T extends KubernetesObject>(
   const informer: Informer<T> & ObjectCache<T> = makeInformer(kc, path, listed, options.labelSelector);
   let stopped = false;
   let failures = 0;
-  informer.on('add', (obj) => handlers.add?.(obj));
-  informer.on('update', (obj) => handlers.update?.(obj));
+  informer.on('add', (obj) => handlers.add?.(slim(obj)));
+  informer.on('update', (obj) => handlers.update?.(slim(obj)));
   informer.on('delete', (obj) => handlers.delete?.(obj));
   informer.on('connect', () => {
     failures = 0;

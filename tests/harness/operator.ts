@@ -13,10 +13,15 @@ export interface OperatorProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts the operator with `kubeconfigPath` (and extra `env`); its output goes to `logFile`. */
-export function startOperator(kubeconfigPath: string, logFile: string, env: Record<string, string> = {}): OperatorProcess {
+/** Node's arguments that run the operator from its sources (the default: no build needed). */
+export const FROM_SOURCES = ['--import', './node_modules/tsx/dist/loader.mjs', 'src/main.ts'];
+/** Node's arguments that run the bundle of `npm run build`, as the image does. */
+export const BUNDLED = ['dist/operator.mjs'];
+
+/** Starts the operator with `kubeconfigPath` (and extra `env`, and Node's arguments `args`); its output goes to `logFile`. */
+export function startOperator(kubeconfigPath: string, logFile: string, env: Record<string, string> = {}, args = FROM_SOURCES): OperatorProcess {
   const log = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(process.execPath, ['--import', './node_modules/tsx/dist/loader.mjs', 'src/main.ts'], {
+  const child = spawn(process.execPath, args, {
     cwd: root,
     env: { ...process.env, KUBECONFIG: kubeconfigPath, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
