@@ -7,22 +7,20 @@
  * to settle, then sampled (median of 5 samples a second apart).
  * Usage (under the shared cluster lock): flock /tmp/pgo-cluster.lock npx tsx bench/memory.ts [N=100] [settleSeconds=60]
  */
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { API_VERSION } from '../src/crd/resources.ts';
 import type { PgClusterResource } from '../src/crd/types.ts';
-import { BUNDLED, FROM_SOURCES, startOperator, type OperatorProcess } from '../tests/harness/operator.ts';
+import { BUNDLED, buildBundles, FROM_SOURCES, startOperator, type OperatorProcess } from '../tests/harness/operator.ts';
 import { waitFor } from '../tests/harness/wait.ts';
 import { median, rssMiB, startBench } from './lib.ts';
 
 const n = Number(process.argv[2] ?? 100);
 const settleMs = Number(process.argv[3] ?? 60) * 1000;
 const root = fileURLToPath(new URL('../', import.meta.url));
-await promisify(execFile)(process.execPath, ['hack/build.mjs'], { cwd: root });
+buildBundles();
 
 // The Node options of the operator's Deployment, read from the committed manifest.
 const docs = readFileSync(`${root}deploy/operator.yaml`, 'utf8').split(/^---$/m).map((d) => parse(d) as { kind?: string; spec?: { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } } });

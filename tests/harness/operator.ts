@@ -1,5 +1,5 @@
 /** Runs the operator as its own process (as `npm start` does) against a cluster, for end-to-end tests. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,6 +17,11 @@ export interface OperatorProcess {
 export const FROM_SOURCES = ['--import', './node_modules/tsx/dist/loader.mjs', 'src/main.ts'];
 /** Node's arguments that run the bundle of `npm run build`, as the image does. */
 export const BUNDLED = ['dist/operator.mjs'];
+
+/** `npm run build`: dist/operator.mjs and dist/pgo.mjs, afresh from the sources. */
+export function buildBundles(): void {
+  execFileSync(process.execPath, ['hack/build.mjs'], { cwd: root, stdio: 'inherit' });
+}
 
 /** Starts the operator with `kubeconfigPath` (and extra `env`, and Node's arguments `args`); its output goes to `logFile`. */
 export function startOperator(kubeconfigPath: string, logFile: string, env: Record<string, string> = {}, args = FROM_SOURCES): OperatorProcess {

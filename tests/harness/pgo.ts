@@ -1,16 +1,16 @@
 /** Runs the real `pgo` process against an operator's API, as a user would, for end-to-end tests. */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { ADMIN_CREDENTIALS_SECRET } from '../../src/api/bootstrap.ts';
 import { TLS_SECRET } from '../../src/api/tls.ts';
+import { buildBundles } from './operator.ts';
 
 // The pgo users get (`npm run build`'s bundle, the bin of the npm pack tarball), built afresh for each test run.
-const root = fileURLToPath(new URL('../../', import.meta.url));
-execFileSync(process.execPath, ['hack/build.mjs'], { cwd: root, stdio: 'inherit' });
-const pgoBin = `${root}dist/pgo.mjs`;
+buildBundles();
+const pgoBin = fileURLToPath(new URL('../../dist/pgo.mjs', import.meta.url));
 
 /** The outcome of one pgo run. */
 export interface PgoRun {
