@@ -52,6 +52,12 @@ export interface ClusterActorDeps {
 
 /** Period of the observation timer (PGO_OBSERVE_MS, default 5 s); 1 s while the primary is in doubt. */
 const OBSERVE_MS = Number(process.env.PGO_OBSERVE_MS ?? 5000);
+/**
+ * A cluster whose primary never was healthy (bootstrapping, or pods that never answer SQL) is observed ever less
+ * often while no instance answers: the period doubles up to this. Pod changes still start an observation at once,
+ * so a bootstrapping cluster is seen as soon as its pods turn Ready.
+ */
+const QUIET_OBSERVE_MAX_MS = 60_000;
 const URGENT_OBSERVE_MS = 1000;
 /** A pause before each failover step, so tests can kill the operator in a chosen step (0 outside tests). */
 const STEP_DELAY_MS = Number(process.env.PGO_FAILOVER_STEP_DELAY_MS ?? 0);
@@ -88,6 +94,8 @@ export class ClusterActor {
   private again = false;
   private timer?: NodeJS.Timeout;
   private urgent?: NodeJS.Timeout;
+  /** Observations in a row in which no instance of a never-established cluster answered SQL. */
+  private quiet = 0;
   private lastState = '';
   private readonly parameters = new RunningParameters((ip) => this.endpoint(ip));
   private readonly reported = new Map<string, string>();
@@ -129,7 +137,11 @@ export class ClusterActor {
     });
     this.probe = new PrimaryProbe({
       // Not while the first instance restores from a data source: it has the source's passwords until then.
-      primary: () => (this.state.startsWith('monitoring') && !restoringFromSource(this.cluster) ? this.actor.getSnapshot().context.primary : undefined),
+      // Nor before the primary was ever healthy: no failover happens then, and the observation sees it come up.
+      primary: () => {
+        const { primary, established } = this.actor.getSnapshot().context;
+        return established && this.state.startsWith('monitoring') && !restoringFromSource(this.cluster) ? primary : undefined;
+      },
       primaryPod: (primary) => {
         const pod = deps.pods(namespace, name).find((p) => p.metadata?.labels?.[LABEL.instance] === primary && !p.metadata?.deletionTimestamp);
         return pod && { ip: pod.status?.podIP, ready: isReady(pod) };
@@ -195,7 +207,6 @@ export class ClusterActor {
     this.actor.start();
     // Pod changes kick an observation at once (see Supervisor); the timer refreshes PostgreSQL's own view
     // (LSNs, lag, pending restarts) and notices a primary that stopped answering while its pod looks Ready.
-    this.timer = setInterval(() => void this.observe(), OBSERVE_MS);
     this.probe.start();
     void this.observe();
   }
@@ -206,7 +217,7 @@ export class ClusterActor {
    */
   stop(): Promise<void> {
     this.abort.abort(new Error(`the actor of ${this.key} stopped`));
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
     clearTimeout(this.urgent);
     this.probe.stop();
     this.actor.stop();
@@ -298,6 +309,14 @@ export class ClusterActor {
     this.urgent = setTimeout(() => void this.observe(), URGENT_OBSERVE_MS);
   }
 
+  /** The next timed observation: every OBSERVE_MS, backing off while a never-established cluster stays silent. */
+  private scheduleObservation(): void {
+    clearTimeout(this.timer);
+    if (this.abort.signal.aborted) return;
+    const delay = this.actor.getSnapshot().context.established ? OBSERVE_MS : Math.min(OBSERVE_MS * 2 ** this.quiet, QUIET_OBSERVE_MAX_MS);
+    this.timer = setTimeout(() => void this.observe(), delay);
+  }
+
   /** Observes the instances, feeds the machine, then keeps the instances in line. One observation at a time. */
   private async observe(): Promise<void> {
     if (this.cluster.metadata.deletionTimestamp || this.abort.signal.aborted) return;
@@ -312,9 +331,11 @@ export class ClusterActor {
     const watchdog = setTimeout(() => {
       this.deps.log(`${this.key}: an observation took over 30 s (at: ${step}); starting a new one`);
       this.observing = false;
+      this.scheduleObservation();
     }, 30_000);
     try {
       const observation = await this.observation();
+      this.quiet = observation.instances.some((i) => i.pg) ? 0 : this.quiet + 1;
       step = 'upkeep';
       // Taken while a failover changed the primary: it judges the wrong instance; look again.
       if (observation.primary !== this.actor.getSnapshot().context.primary) throw new StaleObservation();
@@ -342,6 +363,7 @@ export class ClusterActor {
     } finally {
       clearTimeout(watchdog);
       this.observing = false;
+      this.scheduleObservation();
     }
     const state = this.state;
     if (state.startsWith('failover') || state.startsWith('monitoring.primaryUnready')) this.observeSoon();
